@@ -1,0 +1,69 @@
+from django.db import models
+
+from apps.common.models import display_id_field, tenant_unique
+
+
+class Signal(models.Model):
+    """One usage event, stored as sent. Customer and product are resolved at ingest when they can be; the raw
+    ids are kept either way, so an unknown customer's signals can be attributed when it appears."""
+
+    class Rating(models.TextChoices):
+        PENDING = "pending"
+        RATED = "rated"
+        SKIPPED = "skipped"  # nothing to price it against
+        INVALID = "invalid"  # e.g. a missing or negative quantity; `rating_error` says why
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    display_id = display_id_field("sig")
+    event_name = models.CharField(max_length=255)
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    customer_ref = models.CharField(max_length=255, null=True, blank=True)  # customerId as sent
+    external_customer_id = models.CharField(max_length=255, null=True, blank=True)  # as sent
+    product = models.ForeignKey(
+        "catalog.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    product_ref = models.CharField(max_length=255, null=True, blank=True)  # productId as sent
+    external_product_id = models.CharField(max_length=255, null=True, blank=True)  # as sent
+    external_customer_unit_id = models.CharField(max_length=255, null=True, blank=True)
+    data = models.JSONField(null=True, blank=True)
+    timestamp = models.DateTimeField()  # when it happened (the caller's clock; default: ingest time)
+    created_at = models.DateTimeField()  # when Tally stored it
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    trace_id = models.CharField(max_length=32, null=True, blank=True)
+    rating = models.CharField(max_length=16, choices=Rating.choices, default=Rating.PENDING)
+    rating_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [tenant_unique("signal", "display_id")]
+        indexes = [
+            models.Index(fields=["organization", "-created_at", "-id"], name="signal_org_created_idx"),
+            models.Index(fields=["organization", "customer", "-created_at"], name="signal_org_customer_idx"),
+            models.Index(fields=["organization", "event_name", "timestamp"], name="signal_org_event_idx"),
+            models.Index(
+                fields=["organization", "external_customer_id"],
+                name="signal_org_unresolved_idx",
+                condition=models.Q(customer__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_name} ({self.display_id})"
+
+
+class SignalKey(models.Model):
+    """An idempotency key seen for the organization. Kept apart from signals so the check is one indexed
+    insert (and the signals table can be partitioned by time without a global unique index)."""
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [tenant_unique("signalkey", "key")]
+        indexes = [models.Index(fields=["created_at"], name="signalkey_created_idx")]
+
+    def __str__(self) -> str:
+        return self.key

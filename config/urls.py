@@ -1,0 +1,13 @@
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+
+urlpatterns = [
+    re_path(r"^api/v2/schema/?$", SpectacularAPIView.as_view(api_version="2"), name="api-schema"),
+    re_path(r"^api/v2/docs/?$", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v2/", include("config.api_urls")),
+    path("accounts/", include("apps.accounts.urls")),
+    path("customers/", include("apps.customers.urls")),
+    path("products/", include("apps.catalog.urls")),
+    path("orders/", include("apps.orders.urls")),
+    path("", include("apps.common.urls")),
+]
