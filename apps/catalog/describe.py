@@ -98,7 +98,9 @@ def pricing_words(pricing: dict[str, Any]) -> dict[str, Any]:
         "per seat" if (charge, model) == ("seatBased", "PerUnit") else _MODEL_WORDS.get(model, model)
     )
     summary = [_CHARGE_WORDS.get(charge, charge), model_words]
-    if charge == "usage" and event:
+    if charge == "usage" and pricing.get("meter_id"):
+        summary.append(f"meter {pricing['meter_id']}")
+    elif charge == "usage" and event:
         summary.append(event)
     elif charge == "oneTime" and pricing.get("fee_type"):
         summary.append(f"{pricing['fee_type']} fee")
@@ -121,7 +123,7 @@ def pricing_words(pricing: dict[str, Any]) -> dict[str, Any]:
     unit = {
         "recurring": period,
         "seatBased": f"per seat {period}".strip(),
-        "usage": f"per {event}" if event else "per unit",
+        "usage": "per metered unit" if pricing.get("meter_id") else f"per {event}" if event else "per unit",
         "oneTime": "one-time",
     }.get(charge, "")
     if model == "PercentOfTotal":
@@ -206,4 +208,6 @@ def api_only_settings(
             found.add("creditBenefits.overageUnitPrice")
     if tax_code:
         found.add("taxCode")
+    if pricing.get("meter_id"):
+        found.add("meterId")
     return sorted(found)

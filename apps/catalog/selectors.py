@@ -245,3 +245,14 @@ def product_pks_by_reference(
         else {}
     )
     return by_display, by_external
+
+
+def pricing_lines_using_meter(*, organization: Organization, meter_id: str) -> list[str]:
+    """Names of the product and plan pricing lines whose quantity comes from the meter (`pricing["meter_id"]`),
+    for a message that says what uses it."""
+    attributes = ProductAttribute.objects.filter(organization=organization, pricing__meter_id=meter_id)
+    plan_lines = PlanAttribute.objects.filter(organization=organization, pricing__meter_id=meter_id)
+    return [
+        *(f"{a.name} ({a.display_id})" for a in attributes.order_by("pk")),
+        *(f"{p.plan.name}: {p.product_attribute.name} ({p.display_id})" for p in plan_lines.order_by("pk")),
+    ]

@@ -80,6 +80,12 @@ class PricingIn(ApiSerializer):
     )
     billing_type = serializers.ChoiceField(choices=["Advance", "Arrears"], required=False, allow_null=True)
     event_name = serializers.CharField(max_length=255, required=False, allow_null=True)
+    meter_id = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_null=True,
+        help_text="Tally extension: a usage line takes its quantity from this meter instead of eventName.",
+    )
     signal_type = serializers.ChoiceField(choices=["activity", "outcome"], required=False, allow_null=True)
     credits_currency_id = serializers.CharField(max_length=64, required=False, allow_null=True)
     credit_cost = _decimal(required=False, allow_null=True)
@@ -170,6 +176,9 @@ class PricingOut(ApiSerializer):
     charge_type = serializers.CharField()
     pricing_model = serializers.CharField()
     event_name = serializers.CharField(required=False)
+    meter_id = serializers.CharField(
+        required=False, help_text="Tally extension: the meter supplying the quantity."
+    )
     signal_type = serializers.CharField(required=False)
     billing_frequency = serializers.CharField(required=False)
     billing_frequency_custom_months = serializers.IntegerField(required=False)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
@@ -128,6 +129,7 @@ class PricingRule:
 
 
 _USAGE = ("signal_type",)
+_METERED = (*_USAGE, "meter_id")  # usage lines whose quantity may come from a meter instead of an event name
 PRICING_RULES: dict[str, PricingRule] = {
     "RecurringPerUnit": PricingRule("recurring", "PerUnit", "simple", "required"),
     "RecurringGraduated": PricingRule("recurring", "GraduatedPricing", "tiered", "required"),
@@ -135,16 +137,18 @@ PRICING_RULES: dict[str, PricingRule] = {
     "RecurringPercentOfTotal": PricingRule(
         "recurring", "PercentOfTotal", "optional", "required", required=("percentage_value",)
     ),
-    "UsagePerUnit": PricingRule("usage", "PerUnit", "simple", "optional", ("event_name",), _USAGE),
-    "UsageGraduated": PricingRule("usage", "GraduatedPricing", "tiered", "optional", ("event_name",), _USAGE),
-    "UsageVolume": PricingRule("usage", "VolumePricing", "tiered", "optional", ("event_name",), _USAGE),
+    "UsagePerUnit": PricingRule("usage", "PerUnit", "simple", "optional", ("event_name",), _METERED),
+    "UsageGraduated": PricingRule(
+        "usage", "GraduatedPricing", "tiered", "optional", ("event_name",), _METERED
+    ),
+    "UsageVolume": PricingRule("usage", "VolumePricing", "tiered", "optional", ("event_name",), _METERED),
     "UsagePrepaidCredits": PricingRule(
         "usage",
         "PrepaidCredits",
         "optional",
         "optional",
         required=("event_name", "credits_currency_id", "credit_cost"),
-        optional=(*_USAGE, "unit_value", "pricing_input"),
+        optional=(*_METERED, "unit_value", "pricing_input"),
     ),
     "UsageBracketedPrepaidCredits": PricingRule(
         "usage",
@@ -153,7 +157,7 @@ PRICING_RULES: dict[str, PricingRule] = {
         "optional",
         required=("event_name", "pricing_input", "credit_unit_brackets"),
         optional=(
-            *_USAGE,
+            *_METERED,
             "credits_currency_id",
             "unit_value",
             "overage_unit_price",
@@ -197,20 +201,50 @@ def _compact(value: Any) -> Any:
     return value
 
 
+# A check of a reference that catalog cannot resolve itself because its owner sits above catalog in the layers
+# (a meter): `check(organization=, product=, value=, field=)` raises a DomainError naming `field`. The owning
+# app registers it from its AppConfig.ready(), so catalog never imports it.
+PricingReferenceCheck = Callable[..., None]
+_reference_checks: dict[str, PricingReferenceCheck] = {}
+
+
+def pricing_reference_check_register(*, key: str, check: PricingReferenceCheck) -> None:
+    _reference_checks[key] = check
+
+
+def _metered_clean(pricing: dict[str, Any], *, at: Callable[[str], str]) -> None:
+    """A meter supplies the quantity of a usage line: it replaces the event name and the quantity mapping."""
+    if "meter_id" not in pricing:
+        return
+    for name in ("event_name", "pricing_input"):
+        if name in pricing:
+            raise PricingError(
+                "is not used with meterId: the meter chooses the signals and supplies the quantity",
+                field=at(name),
+            )
+
+
 def pricing_clean(
-    *, organization: Organization, pricing: dict[str, Any], field: str = "pricing"
+    *,
+    organization: Organization,
+    pricing: dict[str, Any],
+    field: str = "pricing",
+    product: Product | None = None,
 ) -> tuple[dict[str, Any], CreditCurrency | None]:
     """Check a shape-validated PricingInput against its type's rules (required and foreign fields, billing
-    frequency, price points, tiers, brackets, credit currency). Returns the dict to store and the currency.
-    Raises PricingError/ReferenceNotFound naming the wire field. Reads only."""
+    frequency, price points, tiers, brackets, credit currency, the meter of a metered line, which must measure
+    `product`). Returns the dict to store and the currency. Raises PricingError/ReferenceNotFound naming the
+    wire field. Reads only."""
     pricing = _compact(pricing)
     kind = pricing["pricing_type"]
     rule = PRICING_RULES[kind]
     at = lambda name: f"{field}.{to_camel(name)}"  # noqa: E731
     for name in sorted(set(pricing) - _ALWAYS - set(rule.required) - set(rule.optional)):
         raise PricingError(f"is not used by pricingType {kind}", field=at(name))
+    _metered_clean(pricing, at=at)
+    metered = {"event_name", "pricing_input"} if "meter_id" in pricing else set()
     for name in rule.required:
-        if name not in pricing:
+        if name not in pricing and name not in metered:
             raise PricingError(f"is required for pricingType {kind}", field=at(name))
 
     frequency = pricing.get("billing_frequency")
@@ -255,6 +289,10 @@ def pricing_clean(
     if "credit_unit_brackets" in pricing:
         brackets = [credit_bracket_of(bracket) for bracket in pricing["credit_unit_brackets"]]
         validate_brackets(brackets=brackets, field=at("credit_unit_brackets"))
+
+    for key, check in _reference_checks.items():
+        if key in pricing:
+            check(organization=organization, product=product, value=pricing[key], field=at(key))
 
     currency = None
     if "credits_currency_id" in pricing:
@@ -357,7 +395,7 @@ def product_attributes_upsert(*, product: Product, attributes: list[dict[str, An
                     field=f"{where}.productAttributeId",
                 )
         pricing, currency = pricing_clean(
-            organization=organization, pricing=attribute["pricing"], field=f"{where}.pricing"
+            organization=organization, pricing=attribute["pricing"], field=f"{where}.pricing", product=product
         )
         benefits = attribute.get("credit_benefits")
         cleaned = (
@@ -400,7 +438,9 @@ def pricing_update(
 ) -> ProductAttribute:
     """Replace an attribute's pricing; `credit_benefits` given ⇒ replaces its benefits, None ⇒ keeps them."""
     organization = attribute.organization
-    cleaned_pricing, currency = pricing_clean(organization=organization, pricing=pricing)
+    cleaned_pricing, currency = pricing_clean(
+        organization=organization, pricing=pricing, product=attribute.product
+    )
     cleaned = None
     if credit_benefits is not None:
         cleaned = _benefits_clean(organization=organization, benefits=credit_benefits, field="creditBenefits")
@@ -459,7 +499,7 @@ def _plan_lines_clean(*, product: Product, attributes: list[dict[str, Any]]) -> 
                 f"product attribute {attribute_id!r} is listed twice", field=f"{where}.productAttributeId"
             )
         pricing, currency = pricing_clean(
-            organization=organization, pricing=attribute["pricing"], field=f"{where}.pricing"
+            organization=organization, pricing=attribute["pricing"], field=f"{where}.pricing", product=product
         )
         expected = PRICING_RULES[target.pricing_type].charge_type
         if pricing["charge_type"] != expected:

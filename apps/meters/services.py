@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
-from apps.catalog.selectors import product_get
+from apps.catalog.selectors import pricing_lines_using_meter, product_get
 from apps.common.exceptions import Conflict, DomainError, NotFound, ReferenceNotFound
 from apps.meters.definition import MeterDefinition
 from apps.meters.models import Meter
@@ -36,6 +36,34 @@ def meter_is_locked(meter: Meter) -> bool:
     return _meter_is_locked(meter=meter)
 
 
+class MeterInUse(Conflict):
+    def __init__(self, meter_id: str, lines: list[str]):
+        super().__init__(
+            f"Meter {meter_id} supplies the quantity of {', '.join(lines)}; point those lines at another meter "
+            "first.",
+            code="METER_IN_USE",
+        )
+        self.meter_id = meter_id
+
+
+def meter_pricing_reference_check(
+    *, organization: Organization, product: Product | None, value: Any, field: str
+):
+    """A pricing line's `meterId`: a live meter of the organization that measures the line's own product.
+    Registered with catalog's pricing_clean (apps/meters/apps.py), which cannot import meters."""
+    meter = Meter.objects.filter(
+        organization=organization, display_id=value, archived_at__isnull=True
+    ).first()
+    if meter is None:
+        raise ReferenceNotFound("Meter", value, field=field)
+    if product is not None and meter.product_id != product.pk:
+        raise DomainError(
+            f"meter {value} measures the signals of another product; a line of {product.display_id} needs a "
+            "meter of that product",
+            field=field,
+        )
+
+
 def meter_product(*, organization: Organization, product_id: Any, field: str = "productId") -> Product:
     """The product a meter (or a preview) is scoped to; an unknown id is a 400 naming `field`."""
     if not isinstance(product_id, str) or not product_id:
@@ -44,6 +72,13 @@ def meter_product(*, organization: Organization, product_id: Any, field: str = "
         return product_get(organization=organization, product_id=product_id)
     except NotFound:
         raise ReferenceNotFound("Product", product_id, field=field) from None
+
+
+def _refuse_if_priced(meter: Meter) -> None:
+    """A meter that pricing lines read must keep measuring their product: no archive, no product change."""
+    lines = pricing_lines_using_meter(organization=meter.organization, meter_id=meter.display_id)
+    if lines:
+        raise MeterInUse(meter.display_id, lines)
 
 
 def _clean_name(name: Any) -> str:
@@ -113,6 +148,8 @@ def meter_update(*, meter: Meter, **changes: Any) -> Meter:
     )
     if changes_billing and meter_is_locked(meter):
         raise MeterLocked(meter.display_id)
+    if product.pk != meter.product_id:
+        _refuse_if_priced(meter)
     meter.product, meter.name = product, name
     _apply_definition(meter, definition)
     meter.save()
@@ -127,6 +164,7 @@ def meter_archive(*, meter: Meter) -> Meter:
         return meter
     if meter_is_locked(meter):
         raise MeterLocked(meter.display_id)
+    _refuse_if_priced(meter)
     meter.archived_at = timezone.now()
     meter.save(update_fields=["archived_at", "updated_at"])
     return meter

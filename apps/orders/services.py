@@ -311,6 +311,7 @@ def _planned_line(
                 organization=organization,
                 pricing=override_pricing_input(pricing=pricing_in, currency=currency, field=f"{at}.pricing"),
                 field=f"{at}.pricing",
+                product=product,
             )
         except DomainError as error:
             raise _single_point_field(error) from None
