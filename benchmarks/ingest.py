@@ -5,6 +5,12 @@ few concurrent keep-alive clients. In the same run, the same rows are COPYed int
 the two rates is the figure to compare across machines (docs/benchmarks.md). Gunicorn worker memory is read
 from /proc after the warm-up and at the end.
 
+Gunicorn runs as the Procfile's `web` does (sync workers), with persistent database connections
+(`conn_max_age` in DATABASE_URL, as a production deployment sets it; `--conn-max-age 0` opens one per request).
+On a shared machine the rates move with everyone else's load, so the CPU time each side spends is read from
+/proc as well (gunicorn workers, their PostgreSQL backends, the load generator; for COPY the client and its
+backend): CPU ms per 1,000 signals does not depend on what else runs, and neither does their ratio.
+
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tally_bench .venv/bin/python benchmarks/ingest.py
 """
 
@@ -39,7 +45,9 @@ def manage(*args: str, env: dict) -> str:
 def make_batches(count: int, size: int, replay_share: float, seed: int = 7) -> list[list[dict]]:
     rng = random.Random(seed)
     sent_keys: list[str] = []
-    start = datetime.now(UTC) - timedelta(days=1)
+    # One second apart, ending an hour ago: every timestamp is valid however many batches there are (more than
+    # 24 hours ahead of now is refused).
+    start = datetime.now(UTC) - timedelta(hours=1, seconds=count * size)
     batches = []
     for b in range(count):
         batch = []
@@ -93,8 +101,30 @@ def worker_pids(master: int) -> list[int]:
     return [int(pid) for pid in out.split()]
 
 
-def run_http(url: str, key: str, batches: list[list[dict]], clients: int, on_progress) -> tuple[float, dict]:
-    bodies = [json.dumps({"signals": batch}).encode() for batch in batches]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of live processes (0 for any that is gone or unreadable)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, PermissionError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+def backend_pids(admin: psycopg.Connection, database: str) -> list[int]:
+    """PostgreSQL backends connected to `database`, other than `admin`'s own."""
+    rows = admin.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database]
+    ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+def run_http(url: str, key: str, bodies: list[bytes], clients: int, on_progress) -> tuple[float, dict]:
     totals = {"ingested": 0, "duplicates": 0, "failed": 0}
     lock = threading.Lock()
     cursor = iter(range(len(bodies)))
@@ -125,16 +155,18 @@ def run_http(url: str, key: str, batches: list[list[dict]], clients: int, on_pro
     return time.perf_counter() - started, totals
 
 
-def run_copy(dsn: str, batches: list[list[dict]]) -> float:
-    """The same rows (one per signal, replays included: COPY does no de-duplication) into a bare table."""
+def run_copy(dsn: str, batches: list[list[dict]]) -> tuple[float, float, float]:
+    """The same rows (one per signal, replays included: COPY does no de-duplication) into a bare table.
+    Returns (seconds, client CPU seconds, backend CPU seconds)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
+        backend = [conn.execute("SELECT pg_backend_pid()").fetchone()[0]]
         conn.execute("DROP TABLE IF EXISTS bench_raw_signals")
         conn.execute(
             "CREATE TABLE bench_raw_signals (id bigserial primary key, organization_id bigint, display_id text, "
             "event_name text, external_customer_id text, external_product_id text, data jsonb, "
             "timestamp timestamptz, created_at timestamptz, idempotency_key text)"
         )
-        started = time.perf_counter()
+        started, client_cpu, backend_cpu = time.perf_counter(), time.process_time(), cpu_seconds(backend)
         for batch in batches:
             with (
                 conn.transaction(),
@@ -160,8 +192,9 @@ def run_copy(dsn: str, batches: list[list[dict]]) -> float:
                         )
                     )
         elapsed = time.perf_counter() - started
+        client_cpu, backend_cpu = time.process_time() - client_cpu, cpu_seconds(backend) - backend_cpu
         conn.execute("DROP TABLE bench_raw_signals")
-    return elapsed
+    return elapsed, client_cpu, backend_cpu
 
 
 def main() -> None:
@@ -172,18 +205,20 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--replays", type=float, default=0.2)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (the Procfile's default)")
+    parser.add_argument(
+        "--conn-max-age", type=int, default=600, help="seconds a worker keeps its database connection"
+    )
     parser.add_argument("--port", type=int, default=8391)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
-    dsn_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tally_bench")
+    dsn_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tally_bench").split("?")[0]
     env = {**os.environ, "DATABASE_URL": dsn_url, "DEBUG": "false", "SECRET_KEY": "bench-" + uuid.uuid4().hex}
     admin = psycopg.connect(dsn_url.rsplit("/", 1)[0] + "/postgres", autocommit=True)
     name = dsn_url.rsplit("/", 1)[1]
     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
     manage("migrate", "--noinput", "-v0", env=env)
     created = json.loads(
         manage(
@@ -202,6 +237,10 @@ def main() -> None:
     print(f"generating {args.batches} batches of {args.size} ({args.replays:.0%} replays)...", flush=True)
     batches = make_batches(args.batches, args.size, args.replays)
 
+    web_env = {
+        **env,
+        "DATABASE_URL": f"{dsn_url}?conn_max_age={args.conn_max_age}&conn_health_checks=true",
+    }
     gunicorn = subprocess.Popen(
         [
             PYTHON,
@@ -216,7 +255,7 @@ def main() -> None:
             "warning",
         ],
         cwd=ROOT,
-        env=env,
+        env=web_env,
     )
     url = f"http://127.0.0.1:{args.port}/api/v2/signals/bulk"
     try:
@@ -229,20 +268,50 @@ def main() -> None:
         warmup = 10
         memory = {}
 
+        # CPU of each backend as last seen: a backend that is replaced mid-run keeps what it had used.
+        backend_cpu: dict[int, float] = {}
+
+        def sample_backends():
+            for pid in backend_pids(admin, name):
+                backend_cpu[pid] = max(backend_cpu.get(pid, 0.0), cpu_seconds([pid]))
+
         def progress(index):
+            sample_backends()
             if index == warmup:
                 memory["after_warmup_kib"] = rss_kib(worker_pids(gunicorn.pid))
+            if index % 20 == 0:
+                memory.setdefault("trace", []).append(round(rss_kib(worker_pids(gunicorn.pid)) / 1024, 1))
 
-        elapsed, totals = run_http(url, key, batches, args.clients, progress)
+        bodies = [json.dumps({"signals": batch}).encode() for batch in batches]
+        workers = worker_pids(gunicorn.pid)
+        # Backends come and go with conn_max_age=0; with persistent connections these are the workers' own.
+        sample_backends()
+        cpu_before = cpu_seconds(workers), sum(backend_cpu.values()), time.process_time()
+        elapsed, totals = run_http(url, key, bodies, args.clients, progress)
+        sample_backends()
+        cpu = {
+            "workers": cpu_seconds(workers) - cpu_before[0],
+            "backends": sum(backend_cpu.values()) - cpu_before[1],
+            "load_generator": time.process_time() - cpu_before[2],
+        }
         memory["end_kib"] = rss_kib(worker_pids(gunicorn.pid))
     finally:
         gunicorn.send_signal(signal.SIGTERM)
         gunicorn.wait(timeout=30)
 
-    copy_elapsed = run_copy(dsn_url, batches)
+    admin.close()
+    copy_elapsed, copy_client_cpu, copy_backend_cpu = run_copy(dsn_url, batches)
     sent = args.batches * args.size
     http_rate = sent / elapsed
     copy_rate = sent / copy_elapsed
+
+    def per_1000(seconds: float) -> float:
+        return round(seconds * 1000 / (sent / 1000), 1)
+
+    # The backends' CPU is only known with persistent connections (a per-request backend exits before it is
+    # read); without them, the HTTP side's total leaves PostgreSQL out and the CPU ratio is not reported.
+    http_cpu = cpu["workers"] + cpu["backends"] + cpu["load_generator"]
+    copy_cpu = copy_client_cpu + copy_backend_cpu
     results = {
         "signals_sent": sent,
         "ingested": totals["ingested"],
@@ -253,9 +322,22 @@ def main() -> None:
         "copy_signals_per_s": round(copy_rate),
         "ratio_to_copy": round(http_rate / copy_rate, 3),
         "gunicorn_workers": args.workers,
+        "conn_max_age": args.conn_max_age,
         "clients": args.clients,
+        "cpu_ms_per_1000_signals": {
+            "http_workers": per_1000(cpu["workers"]),
+            "http_postgres_backends": per_1000(cpu["backends"]) if args.conn_max_age else None,
+            "http_load_generator": per_1000(cpu["load_generator"]),
+            "http_total": per_1000(http_cpu),
+            "copy_client": per_1000(copy_client_cpu),
+            "copy_postgres_backend": per_1000(copy_backend_cpu),
+            "copy_total": per_1000(copy_cpu),
+        },
+        "cpu_ratio_copy_to_http": round(copy_cpu / http_cpu, 3) if args.conn_max_age else None,
+        "load_average_1min_at_end": os.getloadavg()[0],
         "worker_rss_after_warmup_mib": round(memory.get("after_warmup_kib", 0) / 1024, 1),
         "worker_rss_end_mib": round(memory["end_kib"] / 1024, 1),
+        "worker_rss_every_20_batches_mib": memory.get("trace", []),
         "targets": {"http_signals_per_s": 20000, "ratio_to_copy": 0.25},
     }
     print(json.dumps(results, indent=2))

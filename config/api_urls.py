@@ -4,18 +4,20 @@ from django.urls import re_path
 
 from apps.catalog.urls import api_urlpatterns as catalog
 from apps.common.api import api_not_found
+from apps.credits.urls import api_urlpatterns as credits
+from apps.credits.urls import customer_state_urlpatterns as customer_states
 from apps.customers.urls import api_urlpatterns as customers
 from apps.meters.urls import api_urlpatterns as meters
 from apps.orders.urls import api_urlpatterns as orders
-from apps.orders.urls import customer_state_urlpatterns as customer_states
 from apps.signals.urls import api_urlpatterns as signals
 
 urlpatterns = [
-    *customer_states,  # before customers: see apps/orders/urls.py
+    *customer_states,  # before customers: see apps/credits/urls.py
     *customers,
     *orders,
     *catalog,
     *signals,
     *meters,
+    *credits,
     re_path(r"^.*$", api_not_found),
 ]

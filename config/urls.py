@@ -9,5 +9,8 @@ urlpatterns = [
     path("customers/", include("apps.customers.urls")),
     path("products/", include("apps.catalog.urls")),
     path("orders/", include("apps.orders.urls")),
+    path("signals/", include("apps.signals.urls")),
+    path("meters/", include("apps.meters.urls")),
+    path("credits/", include("apps.credits.urls")),
     path("", include("apps.common.urls")),
 ]

@@ -11,6 +11,18 @@ class ApiKeyCreateForm(forms.Form):
     )
 
 
+class OrganizationSettingsForm(forms.Form):
+    auto_create_customers = forms.BooleanField(
+        required=False,
+        label="Create customers from signals",
+        help_text=(
+            "When a signal names an externalCustomerId that no customer has, create a customer with that "
+            "external ID (named after it) and attribute the signal to it. Off: such signals are kept "
+            "unattributed until you create the customer."
+        ),
+    )
+
+
 class LoginForm(AuthenticationForm):
     """Logins are email addresses, stored lower-case: accept them in any case."""
 

@@ -14,6 +14,9 @@ class Organization(TimestampedModel):
         max_length=40, unique=True, default=partial(new_display_id, "org"), editable=False
     )
     name = models.CharField(max_length=255)
+    # Signal ingest creates a customer (named after the id) for an externalCustomerId it does not know, and
+    # attributes the signal to it. Off: such signals are stored unresolved until the customer appears.
+    auto_create_customers = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return self.name

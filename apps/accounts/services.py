@@ -41,6 +41,14 @@ def organization_create(*, name: str, admin_email: str, admin_password: str) -> 
 
 
 @transaction.atomic
+def organization_settings_update(*, organization: Organization, auto_create_customers: bool) -> Organization:
+    """Change the organization's settings (today: whether signal ingest creates unknown customers)."""
+    organization.auto_create_customers = auto_create_customers
+    organization.save(update_fields=["auto_create_customers", "updated_at"])
+    return organization
+
+
+@transaction.atomic
 def api_key_create(
     *, organization: Organization, name: str = "Default", created_by=None
 ) -> tuple[ApiKey, str]:

@@ -247,6 +247,18 @@ def product_pks_by_reference(
     return by_display, by_external
 
 
+def meterable_pricing_lines(*, product: Product) -> list[ProductAttribute]:
+    """The product's active usage lines that may take their quantity from a meter (not cost-plus)."""
+    lines = ProductAttribute.objects.filter(
+        organization_id=product.organization_id, product=product, active=True
+    )
+    return [
+        line
+        for line in lines.order_by("pk")
+        if line.pricing_type.startswith("Usage") and line.pricing_type != "UsageCostPlus"
+    ]
+
+
 def pricing_lines_using_meter(*, organization: Organization, meter_id: str) -> list[str]:
     """Names of the product and plan pricing lines whose quantity comes from the meter (`pricing["meter_id"]`),
     for a message that says what uses it."""

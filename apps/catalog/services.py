@@ -451,6 +451,24 @@ def pricing_update(
     return attribute
 
 
+@transaction.atomic
+def pricing_meter_set(*, attribute: ProductAttribute, meter_id: str | None, event_name: str | None = None):
+    """Point a usage line at a meter (it then takes no eventName nor pricingInput), or, with `meter_id=None`,
+    back at an event name. Everything else in the pricing stays; the result is checked as any pricing is."""
+    kept = {
+        key: value
+        for key, value in attribute.pricing.items()
+        if key not in ("meter_id", "event_name", "pricing_input", "charge_type", "pricing_model")
+    }
+    wanted = kept | ({"meter_id": meter_id} if meter_id else {"event_name": event_name})
+    cleaned, currency = pricing_clean(
+        organization=attribute.organization, pricing=wanted, product=attribute.product
+    )
+    _set_pricing(attribute, cleaned, currency)
+    attribute.save()
+    return attribute
+
+
 # --- plans (§3.2) ------------------------------------------------------------------------------------------
 
 

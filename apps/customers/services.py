@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -16,6 +17,7 @@ from apps.customers.selectors import (
     customer_get,
     customer_get_by_external_id,
     customer_identifier_taken,
+    customer_pks_by_reference,
     customer_user_find_for_update,
 )
 
@@ -229,3 +231,39 @@ def customer_user_upsert(
             setattr(user, key, changes[key])
         user.save(update_fields=[*changed, "updated_at"])
     return user, False
+
+
+class CustomerPks(NamedTuple):
+    pks: dict[str, int]  # external id (or alias) → customer pk
+    created: int  # how many of them this call created
+
+
+@transaction.atomic
+def customer_pks_get_or_create_by_external_ids(
+    *, organization: Organization, external_ids: Collection[str]
+) -> CustomerPks:
+    """The live customer each external id (or alias) names, creating a customer named after the id for each
+    one that names no one (signal ingest with `auto_create_customers`). Safe under concurrent calls: the insert
+    skips ids that the live external-id unique constraint already holds (on PostgreSQL it waits for a concurrent
+    insert of the same id to commit), then the ids are read back, so each id gets one customer. Ids are
+    inserted in sorted order, so two calls that share ids lock them in the same order."""
+    _, pks = customer_pks_by_reference(
+        organization=organization, display_ids=set(), external_ids=set(external_ids)
+    )
+    missing = sorted(set(external_ids) - pks.keys())
+    if not missing:
+        return CustomerPks(pks=pks, created=0)
+    new = [
+        Customer(organization=organization, name=external_id, external_id=external_id)
+        for external_id in missing
+    ]
+    Customer.objects.bulk_create(new, ignore_conflicts=True)
+    ours = {customer.display_id for customer in new}
+    rows = Customer.objects.filter(
+        organization=organization, deleted_at__isnull=True, external_id__in=missing
+    ).values_list("external_id", "pk", "display_id")
+    created = 0
+    for external_id, pk, display_id in rows:
+        pks[external_id] = pk
+        created += display_id in ours
+    return CustomerPks(pks=pks, created=created)

@@ -143,6 +143,20 @@ class MeterDefinition:
         for index, item in enumerate(self.filters):
             _validate_filter(item, f"filters[{index}]")
 
+    def matches(self, *, event_name: str, data: Any) -> bool:
+        """Whether one signal passes the event name and every filter: the rules the SQL in selectors.py applies,
+        evaluated in Python for one signal at a time (rating). tests/rating/test_meter_eval.py runs the same
+        table as the SQL."""
+        return event_name == self.event_name and all(filter_matches(item, data) for item in self.filters)
+
+    def contribution(self, data: Any) -> Decimal | None:
+        """What a matching signal adds: 1 for `count`; the field for `sum` when it is a JSON number, else None
+        (not added: the preview's `skipped`)."""
+        if self.operation == "count":
+            return Decimal(1)
+        value = data_at(data, parse_path(self.field, field="field"))
+        return Decimal(repr(value)) if _is_number(value) else None
+
     def to_json(self) -> dict[str, Any]:
         return {
             "event_name": self.event_name,
@@ -159,6 +173,7 @@ class _Missing:
 
 
 _MISSING: Any = _Missing()
+MISSING = _MISSING  # what data_at returns for an absent field
 
 
 def _validate_filter(item: MeterFilter, name: str) -> None:
@@ -186,6 +201,55 @@ def _validate_filter(item: MeterFilter, name: str) -> None:
         for position, element in enumerate(value):
             if not _json_scalar(element):
                 raise DomainError("must be a string, number, boolean or null", field=f"{where}[{position}]")
+
+
+def data_at(data: Any, path: tuple[str, ...]) -> Any:
+    """The value at a path of object keys, or `_MISSING` (through a scalar, array or null reaches nothing)."""
+    for segment in path:
+        if not isinstance(data, dict) or segment not in data:
+            return _MISSING
+        data = data[segment]
+    return data
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    """JSON type and value: numbers compare numerically, `true` is not 1, `"12"` is not 12."""
+    if _is_number(a) and _is_number(b):
+        return a == b
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if a is None or b is None:
+        return a is None and b is None
+    return isinstance(a, str) and isinstance(b, str) and a == b
+
+
+_RANGE = {
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+}
+
+
+def filter_matches(item: MeterFilter, data: Any) -> bool:
+    value = data_at(data, item.path)
+    if item.op in PRESENCE_OPS:
+        return (value is not _MISSING) == (item.op == "exists")
+    if value is _MISSING:
+        return False  # a missing field never matches a value filter, `!=` included
+    if item.op == "=":
+        return _json_equal(value, item.value)
+    if item.op == "!=":
+        return not _json_equal(value, item.value)
+    if item.op == "in":
+        return any(_json_equal(value, candidate) for candidate in item.value)
+    if _is_number(item.value):
+        return _is_number(value) and _RANGE[item.op](value, item.value)
+    return isinstance(value, str) and _RANGE[item.op](value, item.value)  # code point order
 
 
 def round_quantity(value: Decimal, rounding: str) -> int:

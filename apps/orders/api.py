@@ -1,6 +1,6 @@
-"""Orders (§3.4) and the customer state (§2.1 `customers/⟨c⟩/state`, built here because it reads orders)."""
+"""Orders (§3.4) and their seats. (The customer state, which reads orders, seats and credit balances, is
+served by the credits app: apps/credits/api.py.)"""
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -18,7 +18,6 @@ from apps.common.api import (
     validated,
 )
 from apps.common.fields import CurrencyField
-from apps.customers.selectors import customer_get, customer_get_by_external_id
 from apps.orders import selectors, services
 from apps.orders.models import Order, OrderLine, OrderSeat
 
@@ -295,16 +294,6 @@ class OrderSeatOut(ApiSerializer):
     updated_at = serializers.DateTimeField()
 
 
-class CustomerStateOut(ApiSerializer):
-    customer = serializers.DictField()
-    default_currency = serializers.CharField()
-    orders = serializers.ListField(child=serializers.DictField())
-    seats = serializers.DictField()
-    checkout_links = serializers.ListField(child=serializers.DictField())
-    credits = serializers.DictField()
-    timestamp = serializers.DateTimeField()
-
-
 # --- views ---------------------------------------------------------------------------------------------------
 
 
@@ -416,79 +405,3 @@ class OrderSeatBatchApi(APIView):
         data = validated(BatchAssignmentsIn, request.data)
         seats = services.order_seat_assign_batch(order=order, assignments=data["assignments"])
         return Response({"data": OrderSeatOut(seats, many=True).data})
-
-
-def _address(address: dict | None) -> dict | None:
-    if not address:
-        return None
-    return {key: value for key, value in address.items() if value is not None}
-
-
-class CustomerStateApi(APIView):
-    @extend_schema(tags=["Customers"], operation_id="get_customer_state_by_id", responses=CustomerStateOut)
-    def get(self, request, customer_id: str | None = None, external_id: str | None = None):
-        organization = request.organization
-        if external_id is not None:
-            customer = customer_get_by_external_id(organization=organization, external_id=external_id)
-        else:
-            customer = customer_get(organization=organization, customer_id=customer_id)
-        state = selectors.customer_orders_state(customer=customer)
-        dt = serializers.DateTimeField()
-        seats = [
-            {
-                "id": str(seat.pk),
-                "orderId": seat.order.display_id,
-                "product": {
-                    "id": (product := seat.order_line_attribute.order_line.product).display_id,
-                    "externalId": product.external_id,
-                    "name": product.name,
-                },
-                "status": seat.status,
-                "assignee": None
-                if seat.assignee is None
-                else {
-                    "id": seat.assignee.display_id,
-                    "externalId": seat.assignee.external_id,
-                    "name": seat.assignee.name,
-                    "email": seat.assignee.email,
-                },
-                "credits": {"balances": []},  # seat credit pools join with the credits app
-            }
-            for seat in state.seats
-        ]
-        assigned = sum(1 for seat in state.seats if seat.assignee_id is not None)
-        now = timezone.now()
-        return Response(
-            {
-                "customer": {
-                    "id": customer.display_id,
-                    "name": customer.name,
-                    "externalId": customer.external_id,
-                    "billingAddress": _address(customer.billing_address),
-                },
-                "defaultCurrency": customer.default_currency,
-                "orders": [
-                    {
-                        "id": order.display_id,
-                        "externalId": order.external_id,
-                        "name": order.name,
-                        "state": order.status_at(now),
-                        "currency": order.currency,
-                        "startDate": dt.to_representation(order.start_date),
-                        "endDate": dt.to_representation(order.end_date) if order.end_date else None,
-                        "effectiveUntil": dt.to_representation(order.end_date) if order.end_date else None,
-                    }
-                    for order in state.orders
-                ],
-                "seats": {
-                    "total": len(seats),
-                    "assigned": assigned,
-                    "unassigned": len(seats) - assigned,
-                    "data": seats,
-                },
-                # Checkout links and credit balances join this state as their apps land.
-                "checkoutLinks": [],
-                "credits": {"balances": []},
-                "timestamp": dt.to_representation(now),
-            }
-        )

@@ -217,3 +217,59 @@ def active_order_attribute_uses_meter(*, organization: Organization, meter_id: s
     return OrderLineAttribute.objects.filter(
         organization=organization, order_line__order__in=orders, pricing__meter_id=meter_id
     ).exists()
+
+
+# --- rating --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RatableLine:
+    """A usage line attribute of an activated order, with the dates that say when a signal falls in it."""
+
+    attribute: OrderLineAttribute
+    order_id: int
+    customer_id: int
+    product_id: int
+    starts: datetime
+    ends: datetime | None  # the earlier of the order's and the line's end, if any
+    paused_at: datetime | None
+
+    def covers(self, at: datetime) -> bool:
+        """Whether a signal that happened `at` is billed by this line: inside [start, end) and not while the
+        order is paused (a paused order bills nothing from its pause on)."""
+        if at < self.starts or (self.ends is not None and at >= self.ends):
+            return False
+        return self.paused_at is None or at < self.paused_at
+
+
+def ratable_usage_lines(
+    *, organization: Organization, customer_ids: set[int]
+) -> dict[int, list[RatableLine]]:
+    """Usage line attributes (charge type usage) of the customers' activated orders, by customer pk, oldest
+    order first. Ended and paused orders are included: `covers` decides by the signal's own timestamp."""
+    attributes = (
+        OrderLineAttribute.objects.filter(
+            organization=organization,
+            order_line__order__customer_id__in=customer_ids,
+            order_line__order__creation_state=Order.CreationState.ACTIVE,
+            pricing__charge_type="usage",
+        )
+        .select_related("order_line__order")
+        .order_by("order_line__order__created_at", "order_line__order_id", "pk")
+    )
+    lines: dict[int, list[RatableLine]] = {}
+    for attribute in attributes:
+        line, order = attribute.order_line, attribute.order_line.order
+        ends = [end for end in (order.end_date, line.end_date) if end is not None]
+        lines.setdefault(order.customer_id, []).append(
+            RatableLine(
+                attribute=attribute,
+                order_id=order.pk,
+                customer_id=order.customer_id,
+                product_id=line.product_id,
+                starts=max(order.start_date, line.start_date),
+                ends=min(ends) if ends else None,
+                paused_at=order.paused_at,
+            )
+        )
+    return lines

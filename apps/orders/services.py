@@ -15,6 +15,7 @@ from apps.catalog.selectors import catalog_pricing_for_order, credit_currency_ge
 from apps.catalog.services import pricing_clean
 from apps.common.db import unique_or_error
 from apps.common.exceptions import DomainError, NotFound, ReferenceNotFound
+from apps.common.hooks import Hook
 from apps.customers.selectors import contact_get, customer_get, customer_user_get
 from apps.orders.exceptions import OrderNotActivatable, OrderNotDraft, SeatTaken
 from apps.orders.models import Order, OrderCounter, OrderLine, OrderLineAttribute, OrderSeat
@@ -514,6 +515,10 @@ def order_resume(*, order: Order) -> Order:
     return order
 
 
+# Sent inside the activation transaction (`order=`); credits connects to grant the order's benefits.
+order_activated = Hook("orders.activated")
+
+
 def _activate(*, order: Order) -> None:
     # Callers hold the order's row lock (or just created it) inside their transaction.
     try:
@@ -544,6 +549,7 @@ def _activate(*, order: Order) -> None:
     order.activated_at = timezone.now()
     order.version += 1
     order.save(update_fields=["creation_state", "activated_at", "version", "updated_at"])
+    order_activated.send(order=order)
 
 
 # --- seats ---------------------------------------------------------------------------------------------------

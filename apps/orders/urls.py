@@ -16,14 +16,6 @@ urlpatterns = [
     path("<str:order_id>/seats/<str:seat_id>/", views.order_seat_assign_view, name="seat_assign"),
 ]
 
-# config/api_urls.py lists these BEFORE customers' routes: `customers/external/users/state` is the state of
-# the customer "users" (as it always was), not the user "state" of a customer "external".
-customer_state_urlpatterns = [
-    route("customers/external/{external_id}/state", api.CustomerStateApi.as_view()),
-]
-
-# …and these AFTER customers' routes: `customers/external/state` stays the customer whose external id is
-# "state" (get/update/delete_customer_by_external_id), not the state of a customer "external".
 api_urlpatterns = [
     route("orders/", api.OrderCollectionApi.as_view()),
     route("orders/{order_id}", api.OrderItemApi.as_view()),
@@ -32,5 +24,4 @@ api_urlpatterns = [
     route("orders/{order_id}/seats", api.OrderSeatsApi.as_view()),
     route("orders/{order_id}/seats/{seat_id}", api.OrderSeatItemApi.as_view()),
     route("orders/{order_id}/seat-assignments", api.OrderSeatBatchApi.as_view()),
-    route("customers/{customer_id}/state", api.CustomerStateApi.as_view()),
 ]

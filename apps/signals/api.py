@@ -1,10 +1,11 @@
-"""Signals (§3.5): bulk ingestion, list, get."""
+"""Signals (§3.5): bulk ingestion, list, get; and the JSON paths seen in their data (analytics)."""
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.catalog.selectors import product_get
 from apps.common.api import (
     ApiSerializer,
     DateOrDateTimeField,
@@ -15,6 +16,7 @@ from apps.common.api import (
     paginated,
     validated,
 )
+from apps.common.exceptions import NotFound, ReferenceNotFound
 from apps.signals import selectors, services
 from apps.signals.models import Signal
 
@@ -100,4 +102,86 @@ class SignalItemApi(APIView):
     def get(self, request, signal_id: str):
         return Response(
             SignalOut(selectors.signal_get(organization=request.organization, signal_id=signal_id)).data
+        )
+
+
+# --- signal metadata (analytics) ---------------------------------------------------------------------------
+
+
+class SignalMetadataQuery(ApiSerializer):
+    signal_name = serializers.CharField(required=False, max_length=255)
+    from_date = DateOrDateTimeField(required=False, help_text="Inclusive; default: 30 days before `toDate`.")
+    to_date = DateOrDateTimeField(required=False, help_text="Exclusive; default: now.")
+    product_id = serializers.CharField(
+        required=False,
+        help_text="Tally extension: only the signals of this product (its id), as a meter on it reads them.",
+    )
+
+
+class SignalPathOut(ApiSerializer):
+    path = serializers.CharField(help_text="Dotted object keys into `data` (`usage.minutes`).")
+    types = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="JSON types seen: string, number, boolean, null, object, array.",
+    )
+    signal_count = serializers.IntegerField(help_text="Tally extension: sampled signals that had the path.")
+
+
+class SignalNameMetadataOut(ApiSerializer):
+    signal_name = serializers.CharField()
+    paths = SignalPathOut(many=True)
+    sampled_signals = serializers.IntegerField(
+        source="sampled",
+        help_text="Tally extension: how many of the newest signals in the window were read (at most "
+        f"{selectors.METADATA_SAMPLE} per name, {selectors.METADATA_SAMPLE_ONE_NAME} when `signalName` is "
+        "given); fewer means every signal in the window was read.",
+    )
+
+
+SignalMetadataOut = inline_serializer(
+    "SignalMetadataOut",
+    {
+        "signals": SignalNameMetadataOut(many=True),
+        "meta": inline_serializer(
+            "SignalMetadataMeta",
+            {"from_date": serializers.DateTimeField(), "to_date": serializers.DateTimeField()},
+        ),
+    },
+)
+
+
+class SignalMetadataApi(APIView):
+    @extend_schema(
+        tags=["Analytics"],
+        operation_id="get_signals_metadata",
+        parameters=[SignalMetadataQuery],
+        responses=SignalMetadataOut,
+        description="The JSON paths (and the JSON types seen at each) in the `data` of signals whose timestamp "
+        "falls in `[fromDate, toDate)` (default: the last 30 days), per signal name. Each name contributes its "
+        "newest signals in the window, up to a bound (`sampledSignals`).",
+    )
+    def get(self, request):
+        query = validated(SignalMetadataQuery, request.query_params)
+        product = None
+        if "product_id" in query:
+            try:
+                product = product_get(organization=request.organization, product_id=query["product_id"])
+            except NotFound:
+                raise ReferenceNotFound("Product", query["product_id"], field="productId") from None
+        metadata = selectors.signal_metadata(
+            organization=request.organization,
+            signal_name=query.get("signal_name"),
+            product=product,
+            window_from=query.get("from_date"),
+            window_to=query.get("to_date"),
+        )
+        moment = serializers.DateTimeField()
+        return Response(
+            {
+                "signals": SignalNameMetadataOut(metadata.signals, many=True).data,
+                "meta": {
+                    "fromDate": moment.to_representation(metadata.window_from),
+                    "toDate": moment.to_representation(metadata.window_to),
+                },
+            }
         )

@@ -42,6 +42,11 @@ class Signal(models.Model):
             models.Index(fields=["organization", "-created_at", "-id"], name="signal_org_created_idx"),
             models.Index(fields=["organization", "customer", "-created_at"], name="signal_org_customer_idx"),
             models.Index(fields=["organization", "event_name", "timestamp"], name="signal_org_event_idx"),
+            # Meter previews and evaluation: one product's event over a window (migration 0003).
+            models.Index(
+                fields=["organization", "product", "event_name", "timestamp"],
+                name="signal_org_product_event_idx",
+            ),
             models.Index(
                 fields=["organization", "external_customer_id"],
                 name="signal_org_unresolved_idx",

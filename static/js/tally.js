@@ -73,3 +73,51 @@
     edits = null;
   });
 })();
+
+// Meter builder and signals page.
+(function () {
+  "use strict";
+
+  // hx-trigger filter of the signals stream poller: poll only while "Live" is ticked.
+  window.tallyLive = function () {
+    var toggle = document.getElementById("signals-live");
+    return !toggle || toggle.checked;
+  };
+
+  // <button data-fill='{"name": "value", …}'>: set those inputs of the meter form, then fire `input` on each so
+  // the preview and the field list refresh as if the person had typed.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-fill]");
+    if (!button) return;
+    var form = document.getElementById("meter-form");
+    if (!form) return;
+    var values;
+    try { values = JSON.parse(button.getAttribute("data-fill")); } catch (e) { return; }
+    Object.keys(values).forEach(function (name) {
+      var el = form.elements[name];
+      if (!el) return;
+      el.value = values[name];
+      el.dispatchEvent(new Event("input", { bubbles: true }));
+      el.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+  });
+
+  // A filter row's type select: the value box's placeholder says what to type for that type.
+  document.addEventListener("change", function (event) {
+    var select = event.target.closest("select[data-hints]");
+    if (!select) return;
+    var row = select.closest("[data-filter-row]");
+    var input = row && row.querySelector("input[name=filter_value]");
+    if (!input) return;
+    try { input.placeholder = JSON.parse(select.getAttribute("data-hints"))[select.value] || ""; } catch (e) { /* keep */ }
+  });
+
+  // A live list keeps at most data-max-rows rows: the oldest fall off the bottom as new ones arrive.
+  document.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll("[data-max-rows]").forEach(function (body) {
+      var max = parseInt(body.getAttribute("data-max-rows"), 10);
+      var rows = body.querySelectorAll("tr.signal-row");
+      for (var i = max; i < rows.length; i++) rows[i].remove();
+    });
+  });
+})();

@@ -10,7 +10,13 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from apps.accounts.models import ApiKey, Membership, Organization
-from apps.accounts.services import api_key_authenticate, api_key_create, api_key_revoke, organization_create
+from apps.accounts.services import (
+    api_key_authenticate,
+    api_key_create,
+    api_key_revoke,
+    organization_create,
+    organization_settings_update,
+)
 from apps.common.exceptions import NotFound
 
 pytestmark = pytest.mark.django_db
@@ -111,3 +117,12 @@ def test_create_api_key_for_unknown_organization_fails_cleanly(db):
     with pytest.raises(CommandError, match="not found"):
         call_command("create_api_key", "--organization", "org_missing", "--json", stdout=StringIO())
     assert not Organization.objects.exists()
+
+
+def test_organization_settings_update(organization, other_organization):
+    assert organization.auto_create_customers is False
+    organization_settings_update(organization=organization, auto_create_customers=True)
+    assert Organization.objects.get(pk=organization.pk).auto_create_customers is True
+    assert Organization.objects.get(pk=other_organization.pk).auto_create_customers is False
+    organization_settings_update(organization=organization, auto_create_customers=False)
+    assert Organization.objects.get(pk=organization.pk).auto_create_customers is False

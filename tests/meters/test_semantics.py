@@ -45,6 +45,17 @@ CASES = [
     ({"a": "x"}, "a.b", "=", "x", False),
     ({"a": [{"b": "x"}]}, "a.b", "=", "x", False),
     ({"a": None}, "a.b", "=", None, False),
+    ({"a": {"b": "x", "c": 1}}, "a.b", "=", "x", True),
+    ({"a": {"b": None}}, "a.b", "=", None, True),
+    ({"a": {"b": [None]}}, "a.b", "=", None, False),
+    ({"n": 1e3}, "n", "=", 1000, True),
+    # segments are object keys, never array indexes, even when they parse as a number with a sign or a space
+    ({"a": [5, 6]}, "a. 1", "=", 6, False),
+    ({"a": [5, 6]}, "a.+1", "=", 6, False),
+    ({"a": [5, 6]}, "a. 1", "exists", None, False),
+    ({"a": [5, 6]}, "a.+1", "!=", 5, False),
+    ({"a": {" 1": 6}}, "a. 1", "=", 6, True),
+    ({"a": {"+1": 6}}, "a.+1", ">", 5, True),
     # != : present and different (in type or value); a missing field never matches
     ({"n": 12}, "n", "!=", 12, False),
     ({"n": 13}, "n", "!=", 12, True),
@@ -160,6 +171,35 @@ def test_sum_reads_only_numbers(organization, product, ingest, data, exact, skip
     assert preview.exact_quantity == Decimal(str(exact))
     assert preview.skipped == skipped
     assert preview.signal_count == 1 - skipped
+
+
+SUM_PATH_CASES = [
+    ({"u": {"m": 2.5}}, "u.m", "2.5", 0),
+    ({"u": [{"m": 2}]}, "u.m", "0", 1),
+    ({"u": {"m": {"n": 1}}}, "u.m", "0", 1),
+    ({"a": [5, 6]}, "a. 1", "0", 1),
+    ({"a": {" 1": 6}}, "a. 1", "6", 0),
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "exact", "skipped"),
+    SUM_PATH_CASES,
+    ids=[c[1] + " in " + repr(c[0]) for c in SUM_PATH_CASES],
+)
+def test_sum_follows_object_keys_only(organization, product, ingest, data, field, exact, skipped):
+    from decimal import Decimal
+
+    from apps.meters.selectors import meter_preview_compute
+
+    from .conftest import NOW
+
+    ingest(data)
+    definition = MeterDefinition.from_wire(event_name="phone_call", operation="sum", field=field)
+    preview = meter_preview_compute(
+        organization=organization, product=product, definition=definition, window_to=NOW.replace(day=16)
+    )
+    assert (preview.exact_quantity, preview.skipped) == (Decimal(exact), skipped)
 
 
 def test_filters_combine_with_and(organization, product, ingest):

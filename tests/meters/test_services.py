@@ -8,8 +8,9 @@ import pytest
 
 from apps.catalog.services import product_create
 from apps.common.exceptions import DomainError, ReferenceNotFound
-from apps.customers.services import customer_create
-from apps.meters import services
+from apps.customers.selectors import customer_get
+from apps.customers.services import customer_create, customer_delete
+from apps.meters import selectors, services
 from apps.meters.definition import MeterDefinition
 from apps.meters.selectors import meter_definition, meter_preview_compute
 from apps.orders.models import Order, OrderLine, OrderLineAttribute
@@ -354,9 +355,37 @@ def test_unlocked_meter_updates_and_archives(meter, organization):
     assert services.meter_archive(meter=meter).archived_at == archived.archived_at
 
 
-def test_preview_is_one_query(organization, product, calls, django_assert_num_queries):
+def test_preview_queries_do_not_grow_with_customers(
+    organization, product, calls, ingest, django_assert_num_queries
+):
+    """One grouped query over the signals, one naming the customers found: however many there are."""
+    for i in range(5):
+        customer_create(organization=organization, name=f"Customer {i}", external_id=f"c{i}")
+        ingest({"call_completed": True, "duration_minutes": 1}, customer=f"c{i}")
     definition = MeterDefinition.from_wire(
         event_name="phone_call", operation="sum", field="duration_minutes", filters=COMPLETED
     )
-    with django_assert_num_queries(1):
-        meter_preview_compute(organization=organization, product=product, definition=definition, **WINDOW)
+    with django_assert_num_queries(2):
+        preview = meter_preview_compute(
+            organization=organization, product=product, definition=definition, **WINDOW
+        )
+    assert len(preview.rows) == 8  # acme, globex, ghost (unresolved), c0…c4
+
+
+def test_customer_names_are_read_in_pages(organization, product, calls, monkeypatch):
+    monkeypatch.setattr(selectors, "_NAMES_CHUNK", 1)
+    preview = _preview(organization, product, operation="count", filters=COMPLETED)
+    assert {(r.customer_name, r.external_customer_id, r.resolved) for r in preview.rows} == {
+        ("Acme", "acme", True),
+        ("Globex", "globex", True),
+        (None, "ghost", False),
+    }
+    assert all(r.customer_id.startswith("cus_") for r in preview.rows if r.resolved)
+
+
+def test_a_deleted_customers_signals_keep_its_name(organization, product, calls):
+    before = {r.customer_id: r for r in _preview(organization, product, operation="count").rows}
+    acme = next(r for r in before.values() if r.customer_name == "Acme")
+    customer_delete(customer=customer_get(organization=organization, customer_id=acme.customer_id))
+    after = {r.customer_id: r for r in _preview(organization, product, operation="count").rows}
+    assert after[acme.customer_id] == acme

@@ -11,6 +11,7 @@ from django.db import connection
 from paid.core.api_error import ApiError
 from paid.errors import BadRequestError, NotFoundError
 
+from apps.accounts.services import organization_settings_update
 from apps.signals.models import Signal, SignalKey
 from apps.signals.tasks import attribute_unresolved
 
@@ -250,3 +251,32 @@ def test_concurrent_clients_store_each_idempotency_key_once(make_client, api_key
     assert len(stored) == 8_000
     assert set(stored) == unique
     assert set(SignalKey.objects.filter(organization=organization).values_list("key", flat=True)) == unique
+
+
+def test_with_auto_create_customers_an_unknown_external_id_becomes_a_customer(client, organization):
+    response = client.signals.create_signals(signals=[_signal(customer="before")])
+    assert response.ingested == 1
+    with pytest.raises(NotFoundError):
+        client.customers.get_customer_by_external_id("before")
+
+    organization_settings_update(organization=organization, auto_create_customers=True)
+    response = client.signals.create_signals(
+        signals=[_signal(customer="walk-in"), _signal(customer="walk-in"), _signal(customer="before")]
+    )
+    assert (response.ingested, response.failed) == (3, 0)
+    walk_in = client.customers.get_customer_by_external_id("walk-in")
+    assert (walk_in.name, walk_in.external_id) == ("walk-in", "walk-in")
+    assert [
+        item.customer_id for item in client.signals.list_signals(external_customer_id="walk-in").data
+    ] == [
+        walk_in.id,
+        walk_in.id,
+    ]
+    before = client.customers.get_customer_by_external_id("before")
+    # The signal stored before the setting was on is attributed later, like any late customer's (by the
+    # schedule, or by rating, which attributes before it prices).
+    attribute_unresolved()
+    assert [item.customer_id for item in client.signals.list_signals(external_customer_id="before").data] == [
+        before.id,
+        before.id,
+    ]

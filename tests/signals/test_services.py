@@ -5,17 +5,24 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import connection
 
 from apps.catalog.services import product_create
 from apps.common.exceptions import NotFound
 from apps.customers.services import customer_alias_create, customer_create, customer_update
+from apps.signals import services
 from apps.signals.models import Signal, SignalKey
 from apps.signals.selectors import signal_get, signal_list
 from apps.signals.services import (
     KEY_RETENTION,
+    MAX_FUTURE,
+    _Invalid,
+    _parse,
+    _parse_fast,
     signal_attribute_unresolved,
     signal_ingest,
     signal_keys_purge,
+    signals_ingested,
 )
 from apps.signals.tasks import attribute_unresolved
 
@@ -456,3 +463,209 @@ def test_signals_of_a_customer_that_appears_later_are_attributed(organization, o
     assert attribute_unresolved() == 0  # idempotent, every organization
     listed = signal_list(organization=organization, customer_id=late.display_id)
     assert sorted(s.event_name for s in listed) == ["new", "renamed"]
+
+
+# --- the fast path and the write path ------------------------------------------------------------------------
+
+VALID = [
+    sig(),
+    sig(customer={"customerId": "cus_1"}),
+    sig(attribution={"productId": "prod_1"}),
+    sig(attribution={"externalProductId": "bot"}, customerUnit={"externalCustomerUnitId": "u1"}),
+    sig(customerUnit={}),
+    sig(customerUnit={"other": 1}),
+    sig(customer={"externalCustomerId": "acme", "unknownKey": 1}),
+    sig(eventName="日本語"),
+    sig(idempotencyKey="ключ"),
+    sig(timestamp="2026-10-31T09:30:00Z"),
+    sig(timestamp="2026-10-31T09:30:00+05:00"),
+    sig(timestamp="2026-10-31 09:30"),
+    sig(data={"a": "ü", "b": [1, 2.5, None, True]}),
+    sig(data={"literal": "\\u0000 is six characters"}),
+    sig(data={1: "int key"}),
+]
+
+
+@pytest.mark.parametrize("item", [bad for bad, _ in INVALID] + VALID)
+def test_the_fast_path_accepts_only_what_the_exact_checker_accepts_and_reads_it_the_same(frozen, item):
+    fast = _parse_fast(item, NOW, NOW + MAX_FUTURE)
+    try:
+        exact = _parse(item, NOW)
+    except _Invalid:
+        assert fast is None
+    else:
+        assert fast is None or fast == exact
+
+
+def test_the_fast_path_takes_the_plain_shapes(frozen):
+    plain = sig(
+        attribution={"externalProductId": "bot"},
+        timestamp="2026-10-31T09:30:00Z",
+        idempotencyKey="k1",
+        data={"quantity": 2, "model": "gpt-4o", "nested": {"ok": True}},
+    )
+    assert _parse_fast(plain, NOW, NOW + MAX_FUTURE) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tab\there",
+        "new\nline",
+        "back\\slash",
+        "\\N",
+        "\\.",
+        "carriage\rreturn",
+        "日本語 🚀",
+        "'quote\"",
+        "%s %%",
+    ],
+)
+def test_text_that_means_something_to_copy_is_stored_as_sent(organization, text):
+    result = signal_ingest(
+        organization=organization,
+        signals=[
+            {
+                "eventName": text,
+                "customer": {"externalCustomerId": text},
+                "attribution": {"productId": text},
+                "customerUnit": {"externalCustomerUnitId": text},
+                "idempotencyKey": text,
+                "data": {text: text},
+            }
+        ],
+    )
+    assert (result.ingested, result.failed) == (1, 0), result.errors
+    stored = Signal.objects.get()
+    assert (stored.event_name, stored.external_customer_id, stored.product_ref) == (text, text, text)
+    assert (stored.external_customer_unit_id, stored.idempotency_key, stored.data) == (
+        text,
+        text,
+        {text: text},
+    )
+    assert stored.customer_ref is None and stored.external_product_id is None
+
+
+def test_stored_columns_and_defaults(organization, acme, frozen):
+    bot = product_create(organization=organization, name="Bot", external_id="bot")
+    signal_ingest(
+        organization=organization,
+        signals=[sig(attribution={"externalProductId": "bot"}, idempotencyKey="k1", data={"quantity": 1})],
+    )
+    stored = Signal.objects.get()
+    assert stored.display_id.startswith("sig_") and len(stored.display_id) == 20
+    assert (stored.organization_id, stored.customer_id, stored.product_id) == (
+        organization.pk,
+        acme.pk,
+        bot.pk,
+    )
+    assert (stored.rating, stored.rating_error, stored.trace_id) == (Signal.Rating.PENDING, "", None)
+    assert stored.created_at == stored.timestamp == NOW
+    if connection.vendor == "postgresql":
+        assert services._copy_plan().types is not None  # the binary COPY wrote this row
+
+
+def test_a_batch_is_one_transaction(organization, monkeypatch):
+    """A failure while storing the signals leaves nothing behind, not even the claimed idempotency keys: a
+    retry of the batch is then stored, not counted as duplicates."""
+
+    def broken(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "_store", broken)
+    with pytest.raises(RuntimeError):
+        signal_ingest(organization=organization, signals=[sig(idempotencyKey="k1"), sig(idempotencyKey="k2")])
+    assert not SignalKey.objects.exists() and not Signal.objects.exists()
+    monkeypatch.undo()
+    result = signal_ingest(
+        organization=organization, signals=[sig(idempotencyKey="k1"), sig(idempotencyKey="k2")]
+    )
+    assert (result.ingested, result.duplicates) == (2, 0)
+
+
+def test_a_full_batch_of_mixed_items(organization, acme, frozen):
+    items = []
+    for n in range(1000):
+        if n % 10 == 0:
+            items.append(sig(eventName=""))  # invalid
+        else:
+            items.append(sig(idempotencyKey=f"k{n - n % 5}", data={"n": n}))  # k0, k5, k10, …: 200 keys
+    result = signal_ingest(organization=organization, signals=items)
+    assert (result.ingested, result.duplicates, result.failed) == (200, 700, 100)
+    assert Signal.objects.count() == result.ingested == SignalKey.objects.count()
+    assert Signal.objects.filter(customer=acme).count() == result.ingested
+
+
+def test_the_ingested_hook_is_sent_once_per_batch_that_stored_signals(organization, monkeypatch):
+    sent = []
+    monkeypatch.setattr(signals_ingested, "_receivers", [lambda **kwargs: sent.append(kwargs)])
+    signal_ingest(organization=organization, signals=[sig(idempotencyKey="k1"), sig(idempotencyKey="k2")])
+    signal_ingest(organization=organization, signals=[sig(idempotencyKey="k1")])  # a replay stores nothing
+    signal_ingest(organization=organization, signals=[{}])
+    assert sent == [{"organization_id": organization.pk}]
+
+
+FAST_DATA = [
+    {"quantity": 3, "model": "gpt-4o", "ok": True, "ratio": 0.1 + 0.2},
+    {"tiny": 1e-7, "small": 1e-5, "huge": 1e22, "big_float": 1e16, "neg": -2.5e-8, "zero": -0.0, "one": 1.0},
+    {"u64": 2**64 - 1, "i64": -(2**63), "nested": {"list": [1, 1.0, "1", False, {"deep": []}]}},
+    {"ünï": "日本語 🚀", "escapes": 'quote " backslash \\ newline \n tab \t', "ctrl": "\x01\x1f\x7f"},
+]
+
+
+@pytest.mark.parametrize("data", FAST_DATA)
+def test_data_written_by_orjson_is_stored_as_the_standard_encoder_would(organization, monkeypatch, data):
+    assert services._dump_fast(data) is not None  # this data takes the fast encoder
+    signal_ingest(organization=organization, signals=[sig("fast", data=data)])
+    monkeypatch.setattr(services, "_dump_fast", lambda data: None)
+    signal_ingest(organization=organization, signals=[sig("standard", data=data)])
+    fast, standard = (Signal.objects.get(event_name=name).data for name in ("fast", "standard"))
+    assert json.dumps(fast, sort_keys=True) == json.dumps(standard, sort_keys=True)
+    if connection.vendor == "postgresql":  # the stored jsonb itself, not just what Python reads back
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT event_name, data::text FROM {Signal._meta.db_table} ORDER BY event_name")
+            (_, fast_text), (_, standard_text) = cursor.fetchall()
+        assert fast_text == standard_text
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"x": float("nan")},
+        {"x": [float("inf")]},
+        {"x": None},
+        {"x": 2**64},
+        {"x": -(2**63) - 1},
+        {"x": "\ud800"},
+        {"x": "a\x00b"},
+        {1: "int key"},
+    ],
+)
+def test_the_fast_encoder_leaves_what_it_cannot_vouch_for_to_the_standard_one(data):
+    assert services._dump_fast(data) is None
+
+
+@pytest.fixture
+def text_copy(monkeypatch):
+    """The text COPY plan, used when a column's type has no binary mapping."""
+    monkeypatch.setattr(services, "_BINARY_TYPES", {})
+    services._copy_plan.cache_clear()
+    yield
+    services._copy_plan.cache_clear()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is the PostgreSQL write path")
+def test_the_text_copy_plan_stores_the_same(organization, text_copy, frozen):
+    assert services._copy_plan().types is None
+    text = "tab\there \\N back\\slash\nnew line 日本語"
+    result = signal_ingest(
+        organization=organization,
+        signals=[sig(text, idempotencyKey=text, data={text: [1, 1.0, None, True, ODD]}), sig("plain")],
+    )
+    assert (result.ingested, result.failed) == (2, 0)
+    stored = Signal.objects.get(event_name=text)
+    assert (stored.idempotency_key, stored.rating, stored.rating_error) == (text, Signal.Rating.PENDING, "")
+    assert json.dumps(stored.data, sort_keys=True) == json.dumps(
+        {text: [1, 1.0, None, True, ODD]}, sort_keys=True
+    )
+    assert Signal.objects.get(event_name="plain").data is None

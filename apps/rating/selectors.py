@@ -1,0 +1,22 @@
+"""Reads of rating's output: the usage records of a signal (the dashboard's "what a signal spent")."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db.models import QuerySet
+
+from apps.rating.models import UsageRecord
+
+if TYPE_CHECKING:  # other apps' models are private to them; the types are all we need
+    from apps.accounts.models import Organization
+
+
+def usage_records_for_signal(*, organization: Organization, signal_id: int) -> QuerySet[UsageRecord]:
+    """The usage records rating wrote for one signal (`signal_id` is its pk), one per order line that took it,
+    in the order they were written, with their order, line, product and credit currency."""
+    return (
+        UsageRecord.objects.filter(organization=organization, signal_id=signal_id)
+        .select_related("order", "order_line_attribute__order_line__product", "credits_currency")
+        .order_by("pk")
+    )
