@@ -2,21 +2,29 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.accounts.services import api_key_create, organization_create
+from apps.credits.selectors import credit_ledger_drift
 from tests.ledger import purge_ledger_for_flush
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item, nextitem):
-    """Before a transactional test's flush (fixture teardown, which runs inside this hook), clear the ledger
-    rows that SQLite's append-only triggers would refuse to let the flush delete."""
+    """After every test that used the database, before its data goes (fixture teardown runs inside this hook):
+    the credit ledger must reconcile (each balance = the sum of its entries and of its lots), whatever the test
+    did; and, for a transactional test on SQLite, clear the ledger rows whose append-only triggers would refuse
+    the flush."""
+    database_was_opened = "_django_db_helper" in getattr(item, "funcargs", {})  # not when skipped in setup
+    drift = []
+    if database_was_opened and not item.get_closest_marker("ledger_drift_expected"):
+        drift = credit_ledger_drift()
     marker = item.get_closest_marker("django_db")
     transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
         {"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ()))
     )
-    database_was_opened = "_django_db_helper" in getattr(item, "funcargs", {})  # not when skipped in setup
     if transactional and database_was_opened:
         purge_ledger_for_flush()
     yield
+    if drift:
+        raise AssertionError(f"the credit ledger drifted during this test: {drift}")
 
 
 @pytest.fixture(autouse=True)
