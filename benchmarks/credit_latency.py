@@ -157,6 +157,19 @@ def main() -> None:
                 time.sleep(0.2)
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
+        # Warm-up: the worker cluster takes a while to start on a busy machine; measure from when it has spent
+        # a first signal.
+        warm = {
+            "eventName": "chat_message",
+            "customer": {"externalCustomerId": "c0"},
+            "idempotencyKey": "warm-up",
+            "timestamp": datetime.now(UTC).isoformat(),
+        }
+        httpx.post(url, json={"signals": [warm]}, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        deadline = time.monotonic() + 120
+        while "warm-up" not in seen and time.monotonic() < deadline:
+            time.sleep(0.1)
+        seen.pop("warm-up", None)
         rng = random.Random(3)
         per_tick = max(1, round(args.rate * args.tick))
         ticks = int(args.seconds / args.tick)

@@ -4,12 +4,17 @@
   2,000, Business $199 with 10,000; every `chat_message` burns 1 credit.
 - AI SDR (first 10 minutes): $500/month platform fee, $0.10 per `email_sent`, $50 per `meeting_booked` outcome.
 
-Plus three customers, two with active orders and one with a draft. Running it again changes nothing."""
+Plus three customers, two with active orders (started two weeks ago) and one with a draft, and two weeks of
+signals for the active ones: Northwind chats, Globex sends emails and books meetings. The worker rates them and
+grants and spends Chat Credits once `make run` starts it. Running it again changes nothing."""
 
+import random
+from datetime import timedelta
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from apps.accounts.selectors import organization_get
 from apps.catalog.selectors import product_attribute_list, product_list
@@ -23,6 +28,7 @@ from apps.catalog.services import (
 from apps.common.exceptions import NotFound
 from apps.customers.services import contact_create, customer_create
 from apps.orders.services import order_create
+from apps.signals.services import signal_ingest
 
 CHATBOT_PLANS = [("Starter", 2900, 500), ("Pro", 7900, 2000), ("Business", 19900, 10000)]
 
@@ -53,7 +59,10 @@ class Command(BaseCommand):
             chatbot = _chatbot(org)
             ai_sdr = _ai_sdr(org)
             _customers_and_orders(org, chatbot=chatbot, ai_sdr=ai_sdr)
-        self.stdout.write("Loaded the ChatBot and AI SDR catalogs, 3 customers and their orders.")
+            stored = _signals(org)
+        self.stdout.write(
+            f"Loaded the ChatBot and AI SDR catalogs, 3 customers, their orders and {stored} signals."
+        )
 
 
 def _chatbot(org):
@@ -170,5 +179,36 @@ def _customers_and_orders(org, *, chatbot, ai_sdr) -> None:
             name=f"{product.name} for {name}",
             currency="USD",
             creation_state=state,
+            start_date=timezone.now() - timedelta(days=14),
             lines=[{"product_id": product.display_id}],
         )
+
+
+def _signals(org) -> int:
+    """Two weeks of usage, the same every time (seeded), ending an hour ago."""
+    rng, now = random.Random(42), timezone.now()
+
+    def signal(event, customer, n, data):
+        at = now - timedelta(hours=1 + rng.randrange(13 * 24))
+        item = {"eventName": event, "customer": {"externalCustomerId": customer}, "timestamp": at.isoformat()}
+        return item | {"idempotencyKey": f"demo-{event}-{n}", "data": data}
+
+    users = ["maria", "kenji", "ada"]
+    batch = [
+        signal(
+            "chat_message",
+            "northwind",
+            n,
+            {"quantity": rng.choice([1, 1, 1, 2, 5]), "external_user_id": rng.choice(users)},
+        )
+        for n in range(60)
+    ]
+    batch += [
+        signal("email_sent", "globex", n, {"campaign": rng.choice(["q4-outbound", "renewals"])})
+        for n in range(80)
+    ]
+    batch += [
+        signal("meeting_booked", "globex", n, {"deal_size_usd": rng.choice([8000, 12000, 30000])})
+        for n in range(3)
+    ]
+    return signal_ingest(organization=org, signals=batch).ingested
