@@ -52,6 +52,22 @@ class Signal(models.Model):
                 name="signal_org_unresolved_idx",
                 condition=models.Q(customer__isnull=True),
             ),
+            # Rating claims the oldest pending signals; only those are indexed.
+            models.Index(
+                fields=["organization", "id"],
+                name="signal_org_pending_idx",
+                condition=models.Q(rating="pending"),
+            ),
+            # Attribution looks for signals sent with a product id or external id that matched no product;
+            # without these, each rating run scanned every signal that names no product at all.
+            *(
+                models.Index(
+                    fields=["organization", raw],
+                    name=f"signal_org_unres_{short}_idx",
+                    condition=models.Q(product__isnull=True, **{f"{raw}__isnull": False}),
+                )
+                for raw, short in (("product_ref", "pref"), ("external_product_id", "pext"))
+            ),
         ]
 
     def __str__(self) -> str:
