@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from apps.catalog.selectors import product_pks_by_reference
 from apps.common.hooks import Hook
-from apps.common.ids import new_display_id
+from apps.common.ids import new_display_ids
 from apps.customers.selectors import customer_pks_by_reference
 from apps.customers.services import customer_pks_get_or_create_by_external_ids
 from apps.signals.models import Signal, SignalKey
@@ -404,6 +404,7 @@ def _copy_plan() -> _CopyPlan:
 def _store(*, organization_id: int, rows: list[tuple[_Row, int | None, int | None]], now: datetime) -> None:
     """Write the signals: COPY on PostgreSQL (no INSERT to compile, no parameters to adapt one by one),
     bulk_create elsewhere."""
+    display_ids = new_display_ids("sig", len(rows))
     if connection.vendor == "postgresql":
         plan = _copy_plan()
         with psycopg.Cursor(_pg_connection()) as cursor:
@@ -412,11 +413,11 @@ def _store(*, organization_id: int, rows: list[tuple[_Row, int | None, int | Non
                 if plan.types:
                     copy.set_types(plan.types)
                 defaults = plan.defaults
-                for row, customer_id, product_id in rows:
+                for display_id, (row, customer_id, product_id) in zip(display_ids, rows, strict=True):
                     copy.write_row(
                         (
                             organization_id,
-                            new_display_id("sig"),
+                            display_id,
                             customer_id,
                             product_id,
                             now,
@@ -432,7 +433,7 @@ def _store(*, organization_id: int, rows: list[tuple[_Row, int | None, int | Non
         [
             Signal(
                 organization_id=organization_id,
-                display_id=new_display_id("sig"),
+                display_id=display_id,
                 customer_id=customer_id,
                 product_id=product_id,
                 created_at=now,
@@ -446,7 +447,7 @@ def _store(*, organization_id: int, rows: list[tuple[_Row, int | None, int | Non
                 timestamp=row.timestamp,
                 idempotency_key=row.idempotency_key,
             )
-            for row, customer_id, product_id in rows
+            for display_id, (row, customer_id, product_id) in zip(display_ids, rows, strict=True)
         ],
         batch_size=MAX_BATCH,
     )
