@@ -215,10 +215,8 @@ def _available(*, pool: CreditPool, now: datetime) -> tuple[Decimal, list[Credit
     return sum((lot.remaining for lot in lots), ZERO), lots
 
 
-def _spend(
-    *, pool: CreditPool, lots: list[CreditGrant], amount: Decimal, now: datetime, **refs: Any
-) -> CreditEntry:
-    """Post one spend entry of `amount` and drain it from `lots` in their order (earliest-expiring first)."""
+def _drain_plan(lots: list[CreditGrant], amount: Decimal) -> list[tuple[CreditGrant, Decimal]]:
+    """What each lot gives to a spend of `amount`, in the lots' order (earliest-expiring first). Changes nothing."""
     takes, left = [], amount
     for lot in lots:
         if left <= 0:
@@ -229,6 +227,45 @@ def _spend(
             left -= take
     if left > 0:
         raise AssertionError("spend larger than the live lots; callers check the available amount first")
+    return takes
+
+
+def _signal_refs(consumption: CreditConsumption) -> dict[str, Any]:
+    """The references a spend entry copies from its consumption."""
+    return {
+        "consumption": consumption,
+        "order_id": consumption.order_id,
+        "product_id": consumption.product_id,
+        "signal_id": consumption.signal_id,
+        "signal_display_id": consumption.signal_display_id,
+        "event_name": consumption.event_name,
+        "signal_recorded_at": consumption.signal_recorded_at,
+    }
+
+
+def _consumption_events(
+    *, pool: CreditPool, consumption: CreditConsumption, depleted: bool, now: datetime
+) -> None:
+    """`credits.depleted` when the spend emptied the pool; `credits.overage` when it went beyond the balance."""
+    if depleted:
+        _event(pool=pool, kind=CreditEvent.Kind.DEPLETED, now=now, consumptionId=consumption.pk)
+    if consumption.overage > 0:
+        _event(
+            pool=pool,
+            kind=CreditEvent.Kind.OVERAGE,
+            now=now,
+            consumptionId=consumption.pk,
+            signalId=consumption.signal_display_id,
+            overage=str(consumption.overage),
+            overageUnitPrice=consumption.overage_unit_price,
+        )
+
+
+def _spend(
+    *, pool: CreditPool, lots: list[CreditGrant], amount: Decimal, now: datetime, **refs: Any
+) -> CreditEntry:
+    """Post one spend entry of `amount` and drain it from `lots` in their order (earliest-expiring first)."""
+    takes = _drain_plan(lots, amount)
     origin = takes[0][0].origin_code if takes else "unknown"
     entry = _post(pool=pool, kind=CreditEntry.Kind.SPEND, amount=-amount, now=now, origin_code=origin, **refs)
     CreditDrain.objects.bulk_create(
@@ -292,31 +329,10 @@ def _apply(
     else:
         consumption.save(update_fields=["pool", "status", "spent", "overage", "applied_at", "updated_at"])
     if spent > 0:
-        _spend(
-            pool=pool,
-            lots=lots,
-            amount=spent,
-            now=now,
-            consumption=consumption,
-            order_id=consumption.order_id,
-            product_id=consumption.product_id,
-            signal_id=consumption.signal_id,
-            signal_display_id=consumption.signal_display_id,
-            event_name=consumption.event_name,
-            signal_recorded_at=consumption.signal_recorded_at,
-        )
-        if available - spent == 0:
-            _event(pool=pool, kind=CreditEvent.Kind.DEPLETED, now=now, consumptionId=consumption.pk)
-    if consumption.overage > 0:
-        _event(
-            pool=pool,
-            kind=CreditEvent.Kind.OVERAGE,
-            now=now,
-            consumptionId=consumption.pk,
-            signalId=consumption.signal_display_id,
-            overage=str(consumption.overage),
-            overageUnitPrice=consumption.overage_unit_price,
-        )
+        _spend(pool=pool, lots=lots, amount=spent, now=now, **_signal_refs(consumption))
+    _consumption_events(
+        pool=pool, consumption=consumption, depleted=spent > 0 and available == spent, now=now
+    )
     return consumption
 
 
@@ -979,15 +995,10 @@ def credit_consume_batch(
             consumption.amount - spent,
             now,
         )
-        takes, left = [], spent
-        for lot in state.lots:
-            if left <= 0:
-                break
-            if (take := min(lot.remaining, left)) > 0:
-                lot.remaining -= take
-                left -= take
-                takes.append((lot, take))
-                state.touched.add(lot.pk)
+        takes = _drain_plan(state.lots, spent)
+        for lot, take in takes:
+            lot.remaining -= take
+            state.touched.add(lot.pk)
         state.available -= spent
         spends.append((consumption, state, takes))
 
@@ -1007,28 +1018,12 @@ def credit_consume_batch(
                 balance_after=pool.balance,
                 origin_code=takes[0][0].origin_code,
                 created_at=now,
-                consumption=consumption,
-                order_id=consumption.order_id,
-                product_id=consumption.product_id,
-                signal_id=consumption.signal_id,
-                signal_display_id=consumption.signal_display_id,
-                event_name=consumption.event_name,
-                signal_recorded_at=consumption.signal_recorded_at,
+                **_signal_refs(consumption),
             )
             entries.append(entry)
             drains.extend((entry, lot, take) for lot, take in takes)
-            if pool.balance == 0:
-                _event(pool=pool, kind=CreditEvent.Kind.DEPLETED, now=now, consumptionId=consumption.pk)
-        if consumption.overage > 0:
-            _event(
-                pool=pool,
-                kind=CreditEvent.Kind.OVERAGE,
-                now=now,
-                consumptionId=consumption.pk,
-                signalId=consumption.signal_display_id,
-                overage=str(consumption.overage),
-                overageUnitPrice=consumption.overage_unit_price,
-            )
+        depleted = consumption.spent > 0 and pool.balance == 0
+        _consumption_events(pool=pool, consumption=consumption, depleted=depleted, now=now)
     CreditEntry.objects.bulk_create(entries)
     CreditDrain.objects.bulk_create(
         CreditDrain(organization_id=organization.pk, entry=entry, grant=lot, amount=take)

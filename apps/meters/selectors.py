@@ -8,25 +8,23 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import NotSupportedError
 from django.db.models import BooleanField, Case, Count, F, Field, Func, Q, QuerySet, Sum, Value, When
-from django.utils import timezone
 
-from apps.common.exceptions import DomainError, NotFound
+from apps.common.exceptions import NotFound
 from apps.meters.definition import PRESENCE_OPS, RANGE_OPS, MeterDefinition, MeterFilter, round_quantity
 from apps.meters.models import Meter
 from apps.orders.selectors import active_order_attribute_uses_meter
-from apps.signals.selectors import signal_queryset
+from apps.signals.selectors import signal_queryset, signal_window
 
 if TYPE_CHECKING:
     from apps.accounts.models import Organization
     from apps.catalog.models import Product
 
-DEFAULT_WINDOW = timedelta(days=30)
 # SQLite sums JSON numbers in double precision; exact quantities are reported to this many places on both
 # databases, so a float residue (2.9999999999999996) cannot push `up` rounding to the next unit.
 EXACT_PLACES = Decimal("0.000000001")
@@ -301,17 +299,6 @@ class MeterPreview:
     window_to: datetime
 
 
-def preview_window(
-    *, window_from: datetime | None = None, window_to: datetime | None = None
-) -> tuple[datetime, datetime]:
-    """`[from, to)`; by default the last 30 days up to now (or up to `to`)."""
-    window_to = window_to or timezone.now()
-    window_from = window_from or window_to - DEFAULT_WINDOW
-    if window_from >= window_to:
-        raise DomainError("must be before to", field="from")
-    return window_from, window_to
-
-
 def meter_preview_compute(
     *,
     organization: Organization,
@@ -324,7 +311,9 @@ def meter_preview_compute(
     customers found. Resolved signals group by customer; unresolved ones by the external id (else
     customerId) they were sent with. Each customer's quantity is rounded to whole units by the definition's
     rule; totals add the rounded quantities (and the exact ones)."""
-    window_from, window_to = preview_window(window_from=window_from, window_to=window_to)
+    window_from, window_to = signal_window(
+        window_from=window_from, window_to=window_to, fields=("from", "to")
+    )
     qs = meter_signals(
         organization=organization,
         product=product,

@@ -132,14 +132,18 @@ class SignalMetadata:
     window_to: datetime
 
 
-def metadata_window(
-    *, window_from: datetime | None = None, window_to: datetime | None = None
+def signal_window(
+    *,
+    window_from: datetime | None = None,
+    window_to: datetime | None = None,
+    fields: tuple[str, str] = ("fromDate", "toDate"),
 ) -> tuple[datetime, datetime]:
-    """`[from, to)` on the signal's own timestamp; by default the 30 days up to now (or up to `to`)."""
+    """`[from, to)` on the signal's own timestamp; by default the 30 days up to now (or up to `to`). A window
+    that ends before it starts is a DomainError naming the wire fields (`fields`: from, to)."""
     window_to = window_to or timezone.now()
     window_from = window_from or window_to - METADATA_WINDOW
     if window_from >= window_to:
-        raise DomainError("must be before toDate", field="fromDate")
+        raise DomainError(f"must be before {fields[1]}", field=fields[0])
     return window_from, window_to
 
 
@@ -155,7 +159,7 @@ def signal_metadata(
     """Event names with signals in `[window_from, window_to)` (their timestamp) and, for each, the JSON paths
     and types seen in the data of its newest `sample` signals there. `product` narrows to the signals a meter
     on that product reads (resolved to it, or unresolved but sent with its id or external id)."""
-    window_from, window_to = metadata_window(window_from=window_from, window_to=window_to)
+    window_from, window_to = signal_window(window_from=window_from, window_to=window_to)
     if sample is None:
         sample = METADATA_SAMPLE if signal_name is None else METADATA_SAMPLE_ONE_NAME
     rows = _metadata_sample(
