@@ -2,6 +2,7 @@
 
 from django.urls import re_path
 
+from apps.billing.urls import api_urlpatterns as billing
 from apps.catalog.urls import api_urlpatterns as catalog
 from apps.common.api import api_not_found
 from apps.credits.urls import api_urlpatterns as credits
@@ -10,6 +11,7 @@ from apps.customers.urls import api_urlpatterns as customers
 from apps.meters.urls import api_urlpatterns as meters
 from apps.orders.urls import api_urlpatterns as orders
 from apps.signals.urls import api_urlpatterns as signals
+from apps.webhooks.urls import api_urlpatterns as webhooks
 
 urlpatterns = [
     *customer_states,  # before customers: see apps/credits/urls.py
@@ -19,5 +21,7 @@ urlpatterns = [
     *signals,
     *meters,
     *credits,
+    *billing,
+    *webhooks,
     re_path(r"^.*$", api_not_found),
 ]

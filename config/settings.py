@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "apps.meters",
     "apps.credits",
     "apps.rating",
+    "apps.billing",
+    "apps.webhooks",
     "apps.demo",
 ]
 

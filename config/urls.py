@@ -12,5 +12,7 @@ urlpatterns = [
     path("signals/", include("apps.signals.urls")),
     path("meters/", include("apps.meters.urls")),
     path("credits/", include("apps.credits.urls")),
+    path("billing/", include("apps.billing.urls")),
+    path("webhooks/", include("apps.webhooks.urls")),
     path("", include("apps.common.urls")),
 ]

@@ -23,8 +23,8 @@ from apps.credits.models import (
     CreditGrant,
     CreditPool,
 )
-from apps.credits.periods import shift
 from apps.customers.selectors import customer_find_by_external_id
+from apps.orders.periods import shift
 
 if TYPE_CHECKING:  # other apps' models are private to them; the types are all we need
     from apps.accounts.models import Organization

@@ -29,7 +29,6 @@ from apps.credits.models import (
     CreditGrant,
     CreditPool,
 )
-from apps.credits.periods import billing_months, period_at, shift
 from apps.credits.selectors import (
     credit_lots_live,
     credit_lots_live_by_pool,
@@ -38,6 +37,7 @@ from apps.credits.selectors import (
     credit_pools_for_update,
     credit_pools_with_lots,
 )
+from apps.orders.periods import billing_months, period_at, shift
 from apps.orders.selectors import order_get, order_line_attributes, order_seat_list
 from apps.signals.selectors import signal_queryset
 

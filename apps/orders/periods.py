@@ -1,4 +1,5 @@
-"""Allocation periods of credit benefits: pure date arithmetic, no database (docs/credits.md).
+"""Billing periods of order lines (invoices) and allocation periods of credit benefits: pure date arithmetic,
+no database (docs/orders.md, docs/credits.md).
 
 Periods are half-open `[start, end)` in UTC. They begin at the order line's start and turn over on the
 order's billing anchor day (clamped to short months, at the start's time of day): with the anchor on the

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from apps.credits.periods import add_months, billing_months, period_at, shift
+from apps.orders.periods import add_months, billing_months, period_at, shift
 
 
 def at(*args) -> datetime:
