@@ -1,7 +1,7 @@
 """Credit freshness benchmark: how long after a signal is acknowledged does the customer's balance reflect it?
 
-Production-like: PostgreSQL, gunicorn (the Procfile's `web`) and a django-q2 cluster (the Procfile's `worker`)
-with Redis as its broker. The catalog is Paid's quickstart (Chat Credits; `chat_message` burns 1 credit x
+Production-like: PostgreSQL, gunicorn (the Procfile's `web`) and django-q2 clusters (the Procfile's `worker`
+and `rating`) with Redis as their broker. The catalog is Paid's quickstart (Chat Credits; `chat_message` burns 1 credit x
 quantity) and 100 customers hold active orders with a large monthly grant. A load generator sends
 `chat_message` signals at `--rate` per second (batches every `--tick` seconds, to random customers) for
 `--seconds`, noting when each batch was acknowledged (the 200 from /signals/bulk). A watcher polls the ledger
@@ -128,6 +128,10 @@ def main() -> None:
     worker = subprocess.Popen(
         [PYTHON, "manage.py", "qcluster"], cwd=ROOT, env=served, stdout=subprocess.DEVNULL
     )
+    rating = subprocess.Popen(  # the Procfile's `rating`: rating's own queue
+        [PYTHON, "manage.py", "qcluster"], cwd=ROOT, env={**served, "Q_CLUSTER_NAME": "rating"},
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
     acked: dict[str, float] = {}  # idempotency key -> when its batch was acknowledged
     seen: dict[str, float] = {}  # idempotency key -> when its spend was visible
     stop = threading.Event()
@@ -204,9 +208,9 @@ def main() -> None:
             time.sleep(0.1)
     finally:
         stop.set()
-        for process in (web, worker):
+        for process in (web, worker, rating):
             process.send_signal(signal.SIGTERM)
-        for process in (web, worker):
+        for process in (web, worker, rating):
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:

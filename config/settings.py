@@ -119,6 +119,10 @@ STORAGES = {
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 
+# Where the Stripe SDK sends API calls: unset = Stripe itself (https://api.stripe.com); a fake Stripe such as
+# localstripe for development and tests (`http://127.0.0.1:8420`). Keys are per organization (billing settings).
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="").rstrip("/") or None
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apps.accounts.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.authentication.HasOrganization"],
@@ -162,6 +166,11 @@ SPECTACULAR_SETTINGS = {
 }
 
 # django-q2: the ORM broker is the embedded default; REDIS_URL switches the broker to Redis.
+# Rating (signals → usage records and credit spends) has its own queue and worker processes, so scheduled
+# sweeps and slow jobs on the main queue can never delay a balance (docs/rating.md). Start them with
+# `Q_CLUSTER_NAME=rating python manage.py qcluster` (Procfile `rating`; `manage.py serve` starts both).
+# RATING_CLUSTER="" puts rating back on the main queue.
+RATING_CLUSTER = env("RATING_CLUSTER", default="rating") or None
 Q_CLUSTER = {
     "name": "tally",
     "workers": env.int("Q_WORKERS", default=2),
@@ -170,6 +179,8 @@ Q_CLUSTER = {
     "catch_up": False,
     "poll": 0.5,
 }
+if RATING_CLUSTER:
+    Q_CLUSTER["ALT_CLUSTERS"] = {RATING_CLUSTER: {"workers": env.int("RATING_WORKERS", default=2)}}
 if env.bool("Q_SYNC", default="pytest" in sys.modules):
     # Tests run tasks in-process when they are enqueued (after commit), instead of needing a worker.
     Q_CLUSTER["sync"] = True

@@ -247,6 +247,24 @@ class CreditDrain(models.Model):
         return f"drain {self.amount} of grant {self.grant_id} by entry {self.entry_id}"
 
 
+class CreditOrderCursor(models.Model):
+    """When the grant sweep next has to look at an order: the earliest allocation-period boundary (or line
+    start) after its last check. `next_due_at` None: nothing more will come due. An order changed after
+    `checked_at` is looked at again whatever its cursor says."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="+")
+    next_due_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [tenant_unique("creditordercursor", "order")]
+
+    def __str__(self) -> str:
+        return f"order {self.order_id} next due {self.next_due_at}"
+
+
 class CreditEvent(models.Model):
     """Outbox of ledger events for the webhooks app (`credits.depleted`, `credits.overage`), written in the
     transaction that caused them; nothing sends them yet (selectors.credit_event_list_unpublished)."""

@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db.models import DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -21,10 +21,12 @@ from apps.credits.models import (
     CreditEntry,
     CreditEvent,
     CreditGrant,
+    CreditOrderCursor,
     CreditPool,
 )
 from apps.customers.selectors import customer_find_by_external_id
 from apps.orders.periods import shift
+from apps.orders.selectors import order_list
 
 if TYPE_CHECKING:  # other apps' models are private to them; the types are all we need
     from apps.accounts.models import Organization
@@ -533,3 +535,17 @@ def credit_organization_pools(
         for p in pools
         if (p.customer_id, p.credits_currency_id) in pairs
     }
+
+
+def credit_orders_to_grant(*, organization: Organization, now: datetime | None = None) -> list[str]:
+    """Active orders the grant sweep must look at: never checked, changed since their last check, or past the
+    next moment their grants can change (`CreditOrderCursor`). One query; usually empty."""
+    now = now or timezone.now()
+    settled = CreditOrderCursor.objects.filter(
+        organization=organization, order_id=OuterRef("pk"), checked_at__gte=OuterRef("updated_at")
+    ).filter(Q(next_due_at__isnull=True) | Q(next_due_at__gt=now))
+    return list(
+        order_list(organization=organization, status="active")
+        .exclude(Exists(settled))
+        .values_list("display_id", flat=True)
+    )

@@ -27,6 +27,7 @@ from apps.credits.models import (
     CreditEntry,
     CreditEvent,
     CreditGrant,
+    CreditOrderCursor,
     CreditPool,
 )
 from apps.credits.selectors import (
@@ -622,6 +623,16 @@ def _benefit_lots(*, order, attribute, seats: list, now: datetime) -> list[_Plan
     return planned
 
 
+def _next_due(*, attributes: list, planned: list[_PlannedLot], now: datetime) -> datetime | None:
+    """When the order's grants can next change: the end of a current allocation period, or the start of a
+    benefit line that has not begun yet; None when neither will come."""
+    moments = [p.fields["period_end"] for p in planned if p.fields["period_end"] is not None]
+    moments += [
+        a.order_line.start_date for a in attributes if a.credit_benefits and a.order_line.start_date > now
+    ]
+    return min(moments, default=None)
+
+
 @transaction.atomic
 def credit_order_grants_due(*, organization: Organization, order_id: str, now: datetime | None = None) -> int:
     """Grant what the order's credit benefits owe for the allocation period containing `now` (idempotent per
@@ -634,11 +645,20 @@ def credit_order_grants_due(*, organization: Organization, order_id: str, now: d
     if order.status_at(now) != "active":
         return 0
     seats = list(order_seat_list(order=order))
+    attributes = order_line_attributes(order=order)
     planned = [
         lot
-        for attribute in order_line_attributes(order=order)
+        for attribute in attributes
         for lot in _benefit_lots(order=order, attribute=attribute, seats=seats, now=now)
     ]
+    CreditOrderCursor.objects.update_or_create(
+        organization_id=organization.pk,
+        order_id=order.pk,
+        defaults={
+            "next_due_at": _next_due(attributes=attributes, planned=planned, now=now),
+            "checked_at": now,
+        },
+    )
     if not planned:
         return 0
     done = set(

@@ -11,8 +11,7 @@ import logging
 from django.contrib.auth import get_user_model
 
 from apps.accounts.selectors import organization_get, organization_list_for_user
-from apps.credits import services
-from apps.orders.selectors import order_list
+from apps.credits import selectors, services
 
 logger = logging.getLogger(__name__)
 
@@ -34,14 +33,13 @@ def _organization_ids() -> list[int]:
 
 
 def grant_due_benefits(organization_id: int | None = None) -> int:
-    """Scheduled: for every active order (of one organization, or of all), grant what is due for the current
-    allocation period; then apply pending consumption that pools can now take."""
+    """Scheduled: for every active order (of one organization, or of all) whose grants may have come due since
+    its last check, grant what is due for the current allocation period; then apply pending consumption that
+    pools can now take."""
     created = 0
     for pk in [organization_id] if organization_id is not None else _organization_ids():
         organization = organization_get(organization_id=pk)
-        for order_id in order_list(organization=organization, status="active").values_list(
-            "display_id", flat=True
-        ):
+        for order_id in selectors.credit_orders_to_grant(organization=organization):
             try:
                 created += services.credit_order_grants_due(organization=organization, order_id=order_id)
             except Exception:  # one broken order must not stop every other order's grants

@@ -23,7 +23,7 @@ from apps.credits.models import (
 )
 from apps.customers.services import customer_alias_create, customer_create
 from apps.orders.selectors import order_seat_list
-from apps.orders.services import order_create, order_pause, order_resume, order_seat_assign
+from apps.orders.services import order_create, order_pause, order_resume, order_seat_assign, order_update
 from tests.credits.conftest import (
     T0,
     active_order,
@@ -577,6 +577,28 @@ def test_infinite_benefits_grant_no_lots(organization, customer, currency, produ
         organization, customer, fee_line(product, benefit(currency, 10, is_infinite_total=True))
     )
     assert services.credit_order_grants_due(organization=organization, order_id=order.display_id, now=T0) == 0
+
+
+def test_the_sweep_looks_at_an_order_again_only_when_a_period_turns_or_the_order_changes(
+    organization, customer, currency, product
+):
+    with time_machine.travel(T0, tick=False):
+        order = active_order(organization, customer, fee_line(product, benefit(currency, 10)))
+    with time_machine.travel(T0 + timedelta(days=2), tick=False):
+        assert selectors.credit_orders_to_grant(organization=organization) == [order.display_id]
+        assert tasks.grant_due_benefits() == 1
+        assert selectors.credit_orders_to_grant(organization=organization) == []
+    (first,) = lots(org_pool(customer, currency))
+    with time_machine.travel(T0 + timedelta(days=20), tick=False):
+        assert selectors.credit_orders_to_grant(organization=organization) == []
+        order_update(order=order, metadata={"note": "changed"})
+        assert selectors.credit_orders_to_grant(organization=organization) == [order.display_id]
+        assert tasks.grant_due_benefits() == 0
+        assert selectors.credit_orders_to_grant(organization=organization) == []
+    with time_machine.travel(first.period_end + timedelta(seconds=1), tick=False):
+        assert selectors.credit_orders_to_grant(organization=organization) == [order.display_id]
+        assert tasks.grant_due_benefits() == 1
+        assert selectors.credit_orders_to_grant(organization=organization) == []
 
 
 def test_the_scheduled_task_grants_for_every_active_order_of_every_organization(

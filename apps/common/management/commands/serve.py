@@ -1,10 +1,12 @@
-"""Run the web server and the django-q2 worker together in the foreground; Ctrl-C stops both."""
+"""Run the web server and the django-q2 workers (main queue and rating's) together in the foreground; Ctrl-C stops both."""
 
+import os
 import signal
 import subprocess
 import sys
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
@@ -20,6 +22,9 @@ class Command(BaseCommand):
             "web": subprocess.Popen([*manage, "runserver", addr, "--noreload"]),
             "worker": subprocess.Popen([*manage, "qcluster"]),
         }
+        if settings.RATING_CLUSTER:  # rating's own queue (config/settings.py)
+            rating_env = {**os.environ, "Q_CLUSTER_NAME": settings.RATING_CLUSTER}
+            processes["rating"] = subprocess.Popen([*manage, "qcluster"], env=rating_env)
         stopping = False
 
         def stop(*_):
