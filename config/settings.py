@@ -19,6 +19,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Where Tally is reachable from outside; used in links Tally hands out (checkout pages, receipts, docs).
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Outbound webhooks go to public HTTPS addresses only; on, private/loopback/link-local destinations and plain
+# http are accepted too (local development and tests only; docs/webhooks.md).
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -171,6 +174,7 @@ SPECTACULAR_SETTINGS = {
 # `Q_CLUSTER_NAME=rating python manage.py qcluster` (Procfile `rating`; `manage.py serve` starts both).
 # RATING_CLUSTER="" puts rating back on the main queue.
 RATING_CLUSTER = env("RATING_CLUSTER", default="rating") or None
+RATING_WORKERS = env.int("RATING_WORKERS", default=2)  # also the number of runs queued per organization
 Q_CLUSTER = {
     "name": "tally",
     "workers": env.int("Q_WORKERS", default=2),
@@ -180,7 +184,7 @@ Q_CLUSTER = {
     "poll": 0.5,
 }
 if RATING_CLUSTER:
-    Q_CLUSTER["ALT_CLUSTERS"] = {RATING_CLUSTER: {"workers": env.int("RATING_WORKERS", default=2)}}
+    Q_CLUSTER["ALT_CLUSTERS"] = {RATING_CLUSTER: {"workers": RATING_WORKERS}}
 if env.bool("Q_SYNC", default="pytest" in sys.modules):
     # Tests run tasks in-process when they are enqueued (after commit), instead of needing a worker.
     Q_CLUSTER["sync"] = True

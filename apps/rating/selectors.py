@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 
 from apps.rating.models import UsageRecord
 
@@ -20,3 +22,17 @@ def usage_records_for_signal(*, organization: Organization, signal_id: int) -> Q
         .select_related("order", "order_line_attribute__order_line__product", "credits_currency")
         .order_by("pk")
     )
+
+
+def usage_quantity_total(
+    *, organization: Organization, order_line_attribute_id: int, start: datetime, end: datetime
+) -> Decimal:
+    """Σ quantity of the usage records of one order line attribute whose signal happened in `[start, end)`
+    (what an invoice bills for that line and period); 0 when there are none."""
+    total = UsageRecord.objects.filter(
+        organization=organization,
+        order_line_attribute_id=order_line_attribute_id,
+        timestamp__gte=start,
+        timestamp__lt=end,
+    ).aggregate(total=Sum("quantity"))["total"]
+    return Decimal(0) if total is None else Decimal(total)

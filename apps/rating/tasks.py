@@ -13,13 +13,13 @@ MAX_BATCHES = 200  # per call; the next ingest or the schedule picks up the rest
 QUEUED_MARK_SECONDS = 10
 
 
-def _queued_key(organization_id: int) -> str:
-    return f"rating:queued:{organization_id}"
+def _queued_key(organization_id: int, slot: int) -> str:
+    return f"rating:queued:{organization_id}:{slot}"
 
 
-def rate_pending(organization_id: int) -> dict:
+def rate_pending(organization_id: int, slot: int = 0) -> dict:
     """Rate the organization's pending signals, batch after batch, until none are left (or MAX_BATCHES)."""
-    cache.delete(_queued_key(organization_id))  # from here on, a new ingest queues the next run
+    cache.delete(_queued_key(organization_id, slot))  # from here on, a new ingest queues the next run
     organization = organization_get(organization_id=organization_id)
     total = RatingResult()
     for _ in range(MAX_BATCHES):
@@ -40,13 +40,20 @@ def rate_all() -> int:
 
 
 def _queue(organization_id: int) -> None:
-    """One queued run per organization at a time: the mark is taken here and dropped when the run starts, so a
-    signal committed after a run has claimed its batch always queues the next one. The mark expires in case a
-    queued task is lost."""
-    if cache.add(_queued_key(organization_id), 1, QUEUED_MARK_SECONDS):
-        async_task(
-            "apps.rating.tasks.rate_pending", organization_id, group="rating", cluster=settings.RATING_CLUSTER
-        )
+    """At most RATING_WORKERS queued runs per organization, so each of rating's workers can take one (their
+    claims skip each other's rows) while a burst of ingests does not flood the queue. A slot's mark is taken
+    here and dropped when its run starts, so a signal committed after a run has claimed its batch always
+    finds a free slot to queue the next one. Marks expire in case a queued task is lost."""
+    for slot in range(settings.RATING_WORKERS):
+        if cache.add(_queued_key(organization_id, slot), 1, QUEUED_MARK_SECONDS):
+            async_task(
+                "apps.rating.tasks.rate_pending",
+                organization_id,
+                slot,
+                group="rating",
+                cluster=settings.RATING_CLUSTER,
+            )
+            return
 
 
 def enqueue_rating(*, organization_id: int, **_: object) -> None:
