@@ -267,7 +267,7 @@ class CreditOrderCursor(models.Model):
 
 class CreditEvent(models.Model):
     """Outbox of ledger events for the webhooks app (`credits.depleted`, `credits.overage`), written in the
-    transaction that caused them; nothing sends them yet (selectors.credit_event_list_unpublished)."""
+    transaction that caused them; `services.credit_events_publish` hands them to outbound webhooks."""
 
     class Kind(models.TextChoices):
         DEPLETED = "credits.depleted"

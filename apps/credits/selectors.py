@@ -494,6 +494,15 @@ def credit_event_list_unpublished(
     return list(events.order_by("id")[:limit])
 
 
+def credit_events_claim_unpublished(*, limit: int) -> list[CreditEvent]:
+    """The oldest unpublished outbox events, row-locked for the caller's transaction; rows another publisher
+    holds are skipped (PostgreSQL; SQLite serializes writers anyway)."""
+    events = CreditEvent.objects.select_for_update(skip_locked=True, of=("self",)).select_related(
+        "organization"
+    )
+    return list(events.filter(published_at__isnull=True).order_by("id")[:limit])
+
+
 def credit_lots_live_by_pool(*, pool_ids: Iterable[int], now: datetime) -> dict[int, list[CreditGrant]]:
     """`credit_lots_live` of many pools in one query, by pool pk, each in drain order."""
     lots = (
@@ -549,3 +558,43 @@ def credit_orders_to_grant(*, organization: Organization, now: datetime | None =
         .exclude(Exists(settled))
         .values_list("display_id", flat=True)
     )
+
+
+@dataclass(frozen=True)
+class OverageTotal:
+    """Priced credit overage of one order in one currency at one overage price (billing bills it in arrears)."""
+
+    credits_currency_id: int
+    currency_name: str
+    overage_unit_price: int  # minor units per credit
+    overage: Decimal
+
+
+def credit_overage_totals(
+    *, organization: Organization, order_id: int, start: datetime, end: datetime
+) -> list[OverageTotal]:
+    """Σ overage of the order's applied consumptions that happened in `[start, end)` and carry an overage price,
+    by credit currency and price (oldest currency first). Unpriced overage is not billable and not listed."""
+    rows = (
+        CreditConsumption.objects.filter(
+            organization=organization,
+            order_id=order_id,
+            status=CreditConsumption.Status.APPLIED,
+            overage__gt=0,
+            overage_unit_price__isnull=False,
+            occurred_at__gte=start,
+            occurred_at__lt=end,
+        )
+        .values("credits_currency_id", "credits_currency__name", "overage_unit_price")
+        .annotate(total=Sum("overage"))
+        .order_by("credits_currency_id", "overage_unit_price")
+    )
+    return [
+        OverageTotal(
+            credits_currency_id=row["credits_currency_id"],
+            currency_name=row["credits_currency__name"],
+            overage_unit_price=row["overage_unit_price"],
+            overage=Decimal(row["total"]),
+        )
+        for row in rows
+    ]

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
@@ -31,6 +32,7 @@ from apps.credits.models import (
     CreditPool,
 )
 from apps.credits.selectors import (
+    credit_events_claim_unpublished,
     credit_lots_live,
     credit_lots_live_by_pool,
     credit_organization_pools,
@@ -41,6 +43,7 @@ from apps.credits.selectors import (
 from apps.orders.periods import billing_months, period_at, shift
 from apps.orders.selectors import order_get, order_line_attributes, order_seat_list
 from apps.signals.selectors import signal_queryset
+from apps.webhooks.services import webhook_event_publish
 
 if TYPE_CHECKING:  # other apps' models are private to them; the types are all we need
     from apps.accounts.models import Organization
@@ -108,6 +111,7 @@ def _post(
 
 
 def _event(*, pool: CreditPool, kind: str, now: datetime, **payload: Any) -> None:
+    transaction.on_commit(_queue_publish)
     CreditEvent.objects.create(
         organization_id=pool.organization_id,
         pool=pool,
@@ -837,12 +841,39 @@ def credit_pending_apply_all() -> int:
     )
 
 
-@transaction.atomic
-def credit_events_mark_published(*, event_ids: list[int], now: datetime | None = None) -> int:
-    """Mark outbox events as handed over (the webhooks app's publisher calls it)."""
-    return CreditEvent.objects.filter(pk__in=event_ids, published_at__isnull=True).update(
-        published_at=now or timezone.now()
-    )
+# The outbound webhook each outbox event becomes (§3.10).
+WEBHOOK_NAMES = {
+    CreditEvent.Kind.DEPLETED: "billing-credits-depleted",
+    CreditEvent.Kind.OVERAGE: "billing-overage-incurred",
+}
+PUBLISH_QUEUED_KEY = "credits:publish-queued"
+
+
+def _queue_publish() -> None:
+    """After a commit that wrote outbox events: one queued publisher at a time (the mark drops as it starts)."""
+    if cache.add(PUBLISH_QUEUED_KEY, 1, 10):
+        async_task("apps.credits.tasks.publish_events", group="credits")
+
+
+def credit_events_publish(*, limit: int = 500) -> int:
+    """Hand the oldest unpublished outbox events to outbound webhooks, each once: the event's id is the
+    webhook's idempotency key, and the events are claimed (`SKIP LOCKED` on PostgreSQL) and marked published
+    in the same transaction. Returns how many were handed over; the caller repeats while it returns `limit`."""
+    with transaction.atomic():
+        events = credit_events_claim_unpublished(limit=limit)
+        for event in events:
+            webhook_event_publish(
+                organization=event.organization,
+                name=WEBHOOK_NAMES[event.kind],
+                data={
+                    "eventId": f"crev_{event.pk}",
+                    "occurredAt": event.created_at.isoformat(),
+                    **event.payload,
+                },
+                idempotency_key=f"credits:event:{event.pk}",
+            )
+        CreditEvent.objects.filter(pk__in=[event.pk for event in events]).update(published_at=timezone.now())
+    return len(events)
 
 
 # --- receivers of lower layers' hooks (connected in apps.py) ----------------------------------------------

@@ -9,6 +9,7 @@ and the order activation path may enqueue `grant_order_benefits` by name for an 
 import logging
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 
 from apps.accounts.selectors import organization_get, organization_list_for_user
 from apps.credits import selectors, services
@@ -51,3 +52,13 @@ def grant_due_benefits(organization_id: int | None = None) -> int:
 def expire_due() -> int:
     """Scheduled: post the expiry (and rollover) of every lot past its expiry."""
     return services.credit_expire_due()
+
+
+def publish_events() -> int:
+    """Hand the ledger's outbox (credits depleted, overage incurred) to outbound webhooks: queued after each
+    commit that writes events, and every minute by the schedule `credits: publish events`."""
+    cache.delete(services.PUBLISH_QUEUED_KEY)  # from here on, a new event queues the next run
+    total = 0
+    while (handed := services.credit_events_publish()) == 500:
+        total += handed
+    return total + handed

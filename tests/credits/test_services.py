@@ -704,13 +704,28 @@ def test_reconcile_reports_zero_rows_then_drift(organization, customer, currency
     assert f"\t{pool.pk}\t-\tpool vs lots\t8.000000\t7.000000" in out
 
 
-def test_events_outbox(organization, customer, currency):
+def test_the_outbox_becomes_outbound_webhook_events_once(organization, customer, currency):
+    from apps.webhooks.models import WebhookEvent
+
     grant(organization, customer, 1)
     consume(organization, customer, currency, 2, signal_id=1, allow_overage=True)
     events = selectors.credit_event_list_unpublished(organization=organization)
     assert [e.kind for e in events] == ["credits.depleted", "credits.overage"]
-    assert services.credit_events_mark_published(event_ids=[e.pk for e in events]) == 2
+
+    assert services.credit_events_publish() == 2
+    assert services.credit_events_publish() == 0
     assert selectors.credit_event_list_unpublished() == []
+    published = list(WebhookEvent.objects.filter(organization=organization).order_by("pk"))
+    assert [e.name for e in published] == ["billing-credits-depleted", "billing-overage-incurred"]
+    overage = published[1].data
+    assert overage["customerId"] == customer.display_id
+    assert overage["creditsCurrencyId"] == currency.display_id
+    assert overage["overage"] == "1.000000"
+    assert overage["balance"] == "0.000000"
+    # Re-publishing an event (a publisher that died before marking it) records no second webhook event.
+    CreditEvent.objects.update(published_at=None)
+    assert services.credit_events_publish() == 2
+    assert WebhookEvent.objects.filter(organization=organization).count() == 2
 
 
 # --- transactions -------------------------------------------------------------------------------------------------
