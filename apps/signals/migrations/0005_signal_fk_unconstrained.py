@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0002_organization_auto_create_customers'),
         ('catalog', '0003_plans'),
-        ('customers', '0003_customer_tax_exempt'),
+        ('customers', '0002_customeruser'),
         ('signals', '0004_signal_pending_unresolved_idx'),
     ]
 
