@@ -101,7 +101,10 @@ class SignalKey(models.Model):
     """An idempotency key seen for the organization. Kept apart from signals so the check is one indexed
     insert (and the signals table can be partitioned by time without a global unique index)."""
 
-    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    # No constraint or index of its own, as on Signal: the unique (organization, key) index serves every lookup.
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     key = models.CharField(max_length=255)
     created_at = models.DateTimeField()
 
