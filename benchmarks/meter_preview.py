@@ -6,11 +6,14 @@ and products, odd `data` (a string duration, missing fields), and a second organ
 signals name the same product. The meter is the meters guide's: `phone_call` where `call_completed = true`,
 sum of `duration_minutes`.
 
-Each round runs, in-process through Django's test client (URL routing, API-key auth, the view, the selector,
-serialization): the saved meter over the 30-day window, the same over the last 7 days, and an unsaved
+Before timing, the saved meter's day rollups are brought up to date (`meter_rollups_refresh`, as the schedule
+keeps them in a running Tally; timed and reported), and the preview from rollups is checked to equal the one
+from the signals alone. Each round runs, in-process through Django's test client (URL routing, API-key auth,
+the view, the selector, serialization): the saved meter over the 30-day window, the same over the last 7 days, and an unsaved
 definition (count of completed calls longer than 5 minutes) over 30 days, plus a same-run baseline: a bare
 `SELECT count(*), sum((data->>'duration_minutes')::numeric)` over the same rows (organization, product, event
-name, window; no JSON filter, no grouping). Reports p50/p95 of each and the ratio of the 30-day preview to the
+name, window; no JSON filter, no grouping), the selector alone with rollups and without (`signals_only_30d`).
+Reports p50/p95 of each and the ratio of the 30-day preview to the
 baseline (docs/benchmarks.md).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tally_bench_b .venv/bin/python benchmarks/meter_preview.py
@@ -291,6 +294,7 @@ def measure(meta: dict, args) -> dict:
 
     from apps.meters.models import Meter
     from apps.meters.selectors import meter_definition, meter_preview_compute
+    from apps.meters.services import meter_rollups_refresh
 
     client = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Bearer {meta['api_key']}")
     meter = Meter.objects.select_related("organization", "product").get(display_id=meta["meter_id"])
@@ -328,8 +332,22 @@ def measure(meta: dict, args) -> dict:
             definition=meter_definition(meter=meter),
             window_from=datetime.fromisoformat(window_30["from"]),
             window_to=datetime.fromisoformat(window_30["to"]),
+            meter=meter,
+        ),
+        # …and without the day rollups: every signal of the window read and grouped (the unsaved path)
+        "signals_only_30d": lambda: meter_preview_compute(
+            organization=meter.organization,
+            product=meter.product,
+            definition=meter_definition(meter=meter),
+            window_from=datetime.fromisoformat(window_30["from"]),
+            window_to=datetime.fromisoformat(window_30["to"]),
         ),
     }
+    # Saved meters are read from day rollups that the schedule keeps current; bring them up to date first, as
+    # a running Tally would have (timed: the cost of rolling up 30 days of a new meter).
+    started = time.perf_counter()
+    rolled = meter_rollups_refresh(meter=meter)
+    rollup_seconds = time.perf_counter() - started
     baseline_sql = (
         "SELECT count(*), sum((data->>'duration_minutes')::numeric) FROM signals_signal "
         "WHERE organization_id = %s AND product_id = %s AND event_name = 'phone_call' "
@@ -348,7 +366,8 @@ def measure(meta: dict, args) -> dict:
             return cur.fetchone()
 
     answers = {name: run() for name, run in scenarios.items()}  # warm-up, and the answers to report
-    answers.pop("selector_30d")
+    same = answers.pop("selector_30d").rows == answers.pop("signals_only_30d").rows
+    assert same, "the preview from rollups differs from the preview from the signals"
     base_answer = baseline()
     for _ in range(args.warmup):
         baseline()
@@ -366,7 +385,7 @@ def measure(meta: dict, args) -> dict:
             run()
             timings[name].append(time.perf_counter() - started)
 
-    results: dict = {}
+    results: dict = {"rollup": {"days_computed": rolled, "seconds": round(rollup_seconds, 2)}}
     for name, values in timings.items():
         results[name] = {
             "p50_ms": round(statistics.median(values) * 1000, 1),

@@ -240,6 +240,7 @@ class MeterPreviewApi(APIView):
             definition=selectors.meter_definition(meter=meter),
             window_from=window.get("from"),
             window_to=window.get("to"),
+            meter=meter,
         )
         return _preview_response(preview)
 

@@ -33,3 +33,47 @@ class Meter(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.display_id})"
+
+
+class MeterRollupDay(models.Model):
+    """That a meter's rollup of one UTC day exists, and what it was computed from: the day's `SignalDay`
+    version and the fingerprint of the meter's definition and product. A rollup is used only while both still
+    match (docs/meters.md, "Rollups")."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    meter = models.ForeignKey(Meter, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    version = models.BigIntegerField()
+    fingerprint = models.CharField(max_length=64)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [tenant_unique("meterrollupday", "meter", "day")]
+
+    def __str__(self) -> str:
+        return f"{self.meter_id} {self.day} v{self.version}"
+
+
+class MeterRollup(models.Model):
+    """One group of a meter's day: the resolved customer, or the raw ids an unresolved signal was sent with,
+    and the exact sum, the number of signals counted and the number seen (as the preview's grouped query)."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    meter = models.ForeignKey(Meter, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    customer_id = models.BigIntegerField(null=True)  # signals' customer_id (customers' pk), as stored there
+    raw_external_id = models.CharField(max_length=255, null=True)
+    raw_customer_ref = models.CharField(max_length=255, null=True)
+    total = models.DecimalField(max_digits=40, decimal_places=15, null=True)
+    counted = models.BigIntegerField()
+    seen = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "meter", "day"], name="meterrollup_org_meter_day_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meter_id} {self.day}: {self.counted}/{self.seen}"

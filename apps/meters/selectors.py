@@ -6,20 +6,22 @@ tests/meters/test_semantics.py runs on both). User values only ever travel as qu
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import NotSupportedError
 from django.db.models import BooleanField, Case, Count, F, Field, Func, Q, QuerySet, Sum, Value, When
+from django.utils import timezone
 
 from apps.common.exceptions import NotFound
 from apps.meters.definition import PRESENCE_OPS, RANGE_OPS, MeterDefinition, MeterFilter, round_quantity
-from apps.meters.models import Meter
+from apps.meters.models import Meter, MeterRollup, MeterRollupDay
 from apps.orders.selectors import active_order_attribute_uses_meter
-from apps.signals.selectors import signal_queryset, signal_window
+from apps.signals.selectors import signal_day_versions, signal_queryset, signal_window
 
 if TYPE_CHECKING:
     from apps.accounts.models import Organization
@@ -53,6 +55,15 @@ def meter_get(*, organization: Organization, meter_id: str) -> Meter:
     if meter is None:
         raise NotFound("Meter", meter_id)
     return meter
+
+
+def meters_to_roll_up() -> QuerySet[Meter]:
+    """Every organization's saved, unarchived meters (the rollup sweep's work list)."""
+    return (
+        Meter.objects.filter(archived_at__isnull=True)
+        .select_related("organization", "product")
+        .order_by("pk")
+    )
 
 
 def meter_get_for_update(*, meter: Meter) -> Meter:
@@ -242,11 +253,15 @@ class DataIsNumber(_DataExpression):
         ]
 
 
+def exact_decimal(value: Any) -> Decimal:
+    """A sum as the database returned it (Decimal on PostgreSQL, float on SQLite) as a Decimal, digit for digit."""
+    return value if isinstance(value, Decimal) else Decimal(repr(value))
+
+
 def _decimal(value: Any) -> Decimal:
     if value is None:
         return Decimal(0)
-    exact = value if isinstance(value, Decimal) else Decimal(repr(value))
-    return exact.quantize(EXACT_PLACES).normalize() + 0  # + 0: no "-0"
+    return exact_decimal(value).quantize(EXACT_PLACES).normalize() + 0  # + 0: no "-0"
 
 
 # --- evaluation ------------------------------------------------------------------------------------------
@@ -306,57 +321,57 @@ def meter_preview_compute(
     definition: MeterDefinition,
     window_from: datetime | None = None,
     window_to: datetime | None = None,
+    meter: Meter | None = None,
 ) -> MeterPreview:
-    """Quantity per customer over the window: one grouped query over the signals, and one that names the
-    customers found. Resolved signals group by customer; unresolved ones by the external id (else
-    customerId) they were sent with. Each customer's quantity is rounded to whole units by the definition's
-    rule; totals add the rounded quantities (and the exact ones)."""
+    """Quantity per customer over the window. Resolved signals group by customer; unresolved ones by the
+    external id (else customerId) they were sent with. Each customer's quantity is rounded to whole units by
+    the definition's rule; totals add the rounded quantities (and the exact ones).
+
+    For a saved `meter`, whole past days whose rollup is current (`meter_rollup_days_current`) are read from
+    the rollups, and only the rest of the window from the signals: one grouped query over the signals, one
+    over the rollups, one that names the customers found."""
     window_from, window_to = signal_window(
         window_from=window_from, window_to=window_to, fields=("from", "to")
     )
-    qs = meter_signals(
-        organization=organization,
-        product=product,
-        definition=definition,
-        window_from=window_from,
-        window_to=window_to,
+    rolled = (
+        meter_rollup_days_current(meter=meter, window_from=window_from, window_to=window_to) if meter else []
     )
-    # Two queries: the signals grouped on their own columns, then the names of the customers found. A join
-    # to customers per signal makes PostgreSQL group by the customers' text columns too; it then expects one
-    # group per signal and sorts every matching row (with `data`, to disk) instead of hashing a few thousand
-    # groups. Naming the groups by subqueries in the same query would keep the plan off parallel workers.
-    unresolved = Q(customer__isnull=True)
-    groups = (
-        qs.annotate(
-            raw_external_id=_when(unresolved, "external_customer_id"),
-            raw_customer_ref=_when(unresolved & Q(external_customer_id__isnull=True), "customer_ref"),
+    signals = meter_signals(organization=organization, product=product, definition=definition)
+    groups = []
+    ranges = _uncovered(window_from, window_to, rolled)
+    if ranges:
+        in_ranges = Q()
+        for start, end in ranges:
+            in_ranges |= Q(timestamp__gte=start, timestamp__lt=end)
+        groups += meter_groups(signals.filter(in_ranges), definition)
+    if rolled:
+        groups += (
+            MeterRollup.objects.filter(organization=organization, meter=meter, day__in=rolled)
+            .values("customer_id", "raw_external_id", "raw_customer_ref")
+            .order_by()
+            .annotate(total=Sum("total"), counted=Sum("counted"), seen=Sum("seen"))
         )
-        .values("customer_id", "raw_external_id", "raw_customer_ref")
-        .order_by()
-    )
-    if definition.operation == "sum":
-        path = tuple(definition.field.split("."))
-        groups = groups.annotate(
-            total=Sum(DataNumber(path), output_field=Field()),
-            counted=Count("id", filter=Q(DataIsNumber(path))),
-            seen=Count("id"),
-        )
-    else:
-        groups = groups.annotate(seen=Count("id"))
-    groups = list(groups)
-    names = _customer_names(qs, {group["customer_id"] for group in groups} - {None})
+    merged: dict[tuple, dict] = {}
+    for group in groups:
+        key = (group["customer_id"], group["raw_external_id"], group["raw_customer_ref"])
+        into = merged.setdefault(key, {"total": None, "counted": 0, "seen": 0})
+        if group.get("total") is not None:
+            into["total"] = (into["total"] or Decimal(0)) + exact_decimal(group["total"])
+        into["counted"] += group.get("counted", group["seen"])
+        into["seen"] += group["seen"]
+    names = _customer_names(signals, {key[0] for key in merged} - {None})
 
     rows = []
-    for group in groups:
-        counted = group.get("counted", group["seen"])
-        exact = _decimal(group.get("total")) if definition.operation == "sum" else Decimal(counted)
-        resolved = group["customer_id"] is not None
+    for (customer_pk, raw_external_id, raw_customer_ref), group in merged.items():
+        counted = group["counted"]
+        exact = _decimal(group["total"]) if definition.operation == "sum" else Decimal(counted)
+        resolved = customer_pk is not None
         # .get: a customer deleted outright between the two queries (its signals' link is then NULL anyway)
-        display_id, name, external_id = names.get(group["customer_id"], (None, None, None))
+        display_id, name, external_id = names.get(customer_pk, (None, None, None))
         rows.append(
             MeterQuantity(
-                customer_id=display_id if resolved else group["raw_customer_ref"],
-                external_customer_id=external_id if resolved else group["raw_external_id"],
+                customer_id=display_id if resolved else raw_customer_ref,
+                external_customer_id=external_id if resolved else raw_external_id,
                 customer_name=name,
                 resolved=resolved,
                 quantity=round_quantity(exact, definition.rounding),
@@ -377,6 +392,100 @@ def meter_preview_compute(
         window_from=window_from,
         window_to=window_to,
     )
+
+
+def meter_groups(signals: QuerySet, definition: MeterDefinition) -> list[dict]:
+    """The signals grouped as the preview reports them: `customer_id`, `raw_external_id`, `raw_customer_ref`,
+    and `seen` (signals), plus for a sum `total` and `counted` (signals whose field is a number)."""
+    # Grouped on the signals' own columns only, names read afterwards: a join to customers per signal makes
+    # PostgreSQL group by the customers' text columns too; it then expects one group per signal and sorts
+    # every matching row (with `data`, to disk) instead of hashing a few thousand groups. Naming the groups by
+    # subqueries in the same query would keep the plan off parallel workers.
+    unresolved = Q(customer__isnull=True)
+    groups = (
+        signals.annotate(
+            raw_external_id=_when(unresolved, "external_customer_id"),
+            raw_customer_ref=_when(unresolved & Q(external_customer_id__isnull=True), "customer_ref"),
+        )
+        .values("customer_id", "raw_external_id", "raw_customer_ref")
+        .order_by()
+    )
+    if definition.operation == "sum":
+        path = tuple(definition.field.split("."))
+        return list(
+            groups.annotate(
+                total=Sum(DataNumber(path), output_field=Field()),
+                counted=Count("id", filter=Q(DataIsNumber(path))),
+                seen=Count("id"),
+            )
+        )
+    return list(groups.annotate(seen=Count("id")))
+
+
+# --- rollups -----------------------------------------------------------------------------------------------
+
+ROLLUP_DAYS = 92  # how far back saved meters keep day rollups; older days are read from the signals
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def meter_fingerprint(*, meter: Meter) -> str:
+    """What a rollup's numbers depend on besides the signals: the definition (not its rounding: rollups hold
+    exact values) and how the product is named on unresolved signals."""
+    definition = meter_definition(meter=meter)
+    basis = {
+        "event": definition.event_name,
+        "operation": definition.operation,
+        "field": definition.field,
+        "filters": [[f.field, f.op, repr(f.value)] for f in definition.filters],
+        "product": [meter.product_id, meter.product.display_id, meter.product.external_id],
+    }
+    return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
+
+
+def meter_rollup_days_stale(*, meter: Meter, days: list[date]) -> list[date]:
+    """Of the days, those without a current rollup (none yet, the day's signals changed, or the meter did)."""
+    fingerprint = meter_fingerprint(meter=meter)
+    versions = signal_day_versions(organization=meter.organization, days=days)
+    have = dict(
+        MeterRollupDay.objects.filter(
+            organization_id=meter.organization_id, meter=meter, day__in=days, fingerprint=fingerprint
+        ).values_list("day", "version")
+    )
+    return [day for day in days if have.get(day) != versions[day]]
+
+
+def meter_rollup_days_current(*, meter: Meter, window_from: datetime, window_to: datetime) -> list[date]:
+    """The whole UTC days inside the window, before today, whose rollup is current."""
+    last = min(window_to, timezone.now()).astimezone(UTC)
+    first = window_from.astimezone(UTC)
+    day = first.date() if first == day_bounds(first.date())[0] else first.date() + timedelta(days=1)
+    days = []
+    while day_bounds(day)[1] <= last:
+        days.append(day)
+        day += timedelta(days=1)
+    if not days:
+        return []
+    stale = set(meter_rollup_days_stale(meter=meter, days=days))
+    return [day for day in days if day not in stale]
+
+
+def _uncovered(
+    window_from: datetime, window_to: datetime, days: list[date]
+) -> list[tuple[datetime, datetime]]:
+    """`[window_from, window_to)` less the (sorted, whole) days, as the fewest ranges."""
+    ranges, cursor = [], window_from
+    for day in days:
+        start, end = day_bounds(day)
+        if start > cursor:
+            ranges.append((cursor, start))
+        cursor = max(cursor, end)
+    if cursor < window_to:
+        ranges.append((cursor, window_to))
+    return ranges
 
 
 _NAMES_CHUNK = 5000  # primary keys per query: under SQLite's limit on query parameters

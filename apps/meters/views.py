@@ -312,6 +312,7 @@ def meter_saved_preview_view(request: HttpRequest, meter_id: str) -> HttpRespons
         definition=definition,
         window_from=now - timedelta(days=int(days)),
         window_to=now,
+        meter=meter,
     )
     context = _preview_context(preview, definition) | {"window_label": dict(WINDOW_CHOICES)[days]}
     return render(request, "meters/_preview.html", context)

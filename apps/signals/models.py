@@ -103,7 +103,11 @@ class SignalKey(models.Model):
 
     # No constraint or index of its own, as on Signal: the unique (organization, key) index serves every lookup.
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     key = models.CharField(max_length=255)
     created_at = models.DateTimeField()
@@ -114,3 +118,26 @@ class SignalKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class SignalDay(models.Model):
+    """A version per organization and UTC day of signal timestamps. Every write that adds signals to the day
+    or changes whose they are (ingest, attribution) bumps it in its own transaction, so a summary computed from
+    the day's signals (meters' rollups, docs/meters.md) is current exactly while the version it read is."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    day = models.DateField()
+    version = models.BigIntegerField(default=1)
+
+    class Meta:
+        constraints = [tenant_unique("signalday", "day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} v{self.version}"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import NotSupportedError, connection
@@ -13,7 +13,7 @@ from django.utils import timezone
 from apps.catalog.selectors import product_pks_by_reference
 from apps.common.exceptions import DomainError, NotFound
 from apps.customers.selectors import customer_pks_by_reference
-from apps.signals.models import Signal
+from apps.signals.models import Signal, SignalDay
 
 if TYPE_CHECKING:
     from apps.accounts.models import Organization
@@ -367,3 +367,12 @@ def organizations_with_pending_signals() -> list[int]:
     """Primary keys of organizations that have signals waiting for rating (the rating schedule's sweep)."""
     pending = Signal.objects.filter(rating=Signal.Rating.PENDING)
     return sorted(set(pending.values_list("organization_id", flat=True).distinct()))
+
+
+def signal_day_versions(*, organization: Organization, days: list[date]) -> dict[date, int]:
+    """The current version of each of the days (0: no signal of that day has been written since versions
+    began), for summaries that must know whether the day's signals changed since they were computed."""
+    found = dict(
+        SignalDay.objects.filter(organization=organization, day__in=days).values_list("day", "version")
+    )
+    return {day: found.get(day, 0) for day in days}

@@ -11,7 +11,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
@@ -21,6 +21,7 @@ import psycopg.postgres
 import psycopg.pq
 from django.db import connection, transaction
 from django.db.models import Case, Value, When
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from apps.catalog.selectors import product_pks_by_reference
@@ -28,7 +29,7 @@ from apps.common.hooks import Hook
 from apps.common.ids import new_display_ids
 from apps.customers.selectors import customer_pks_by_reference
 from apps.customers.services import customer_pks_get_or_create_by_external_ids
-from apps.signals.models import Signal, SignalKey
+from apps.signals.models import Signal, SignalDay, SignalKey
 
 if TYPE_CHECKING:
     from apps.accounts.models import Organization
@@ -527,9 +528,25 @@ def signal_ingest(*, organization: Organization, signals: list[Any]) -> IngestRe
             rows.append((row, customer_id, product_id))
         if rows:
             _store(organization_id=organization.pk, rows=rows, now=now)
+            _days_touched(
+                organization_id=organization.pk,
+                days={row.timestamp.astimezone(UTC).date() for row, *_ in rows},
+            )
             signals_ingested.send(organization_id=organization.pk)
         result.ingested = len(rows)
     return result
+
+
+def _days_touched(*, organization_id: int, days: set[date]) -> None:
+    """Bump the version of each UTC day whose signals the caller's transaction changes (`SignalDay`). Days in
+    order, so concurrent batches lock the rows in the same order; last in the transaction, so the row locks
+    are held only until the commit."""
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {SignalDay._meta.db_table} (organization_id, day, version) VALUES (%s, %s, 1) "
+            f"ON CONFLICT (organization_id, day) DO UPDATE SET version = {SignalDay._meta.db_table}.version + 1",
+            [(organization_id, day) for day in sorted(days)],
+        )
 
 
 KEY_RETENTION = timedelta(days=40)  # the contract promises at least 35 days of duplicate detection
@@ -562,7 +579,13 @@ def signal_attribute_unresolved(*, organization: Organization) -> int:
         )
         for field, resolved in (("customer_ref", by_display), ("external_customer_id", by_external)):
             for pk, raw_ids in _group_by_pk(resolved).items():
-                updated += no_customer.filter(**{f"{field}__in": raw_ids}).update(
+                attributed = no_customer.filter(**{f"{field}__in": raw_ids})
+                days = set(
+                    attributed.annotate(day=TruncDate("timestamp", tzinfo=UTC)).values_list("day", flat=True)
+                )
+                if days:  # the signals change hands: summaries of their days are stale
+                    _days_touched(organization_id=organization.pk, days=days)
+                updated += attributed.update(
                     customer_id=pk,
                     rating=Case(
                         When(rating=Signal.Rating.SKIPPED, then=Value(Signal.Rating.PENDING)),
