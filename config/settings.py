@@ -209,5 +209,6 @@ LOGGING = {
         # weasyprint and the font subsetter log every step of a PDF render at INFO.
         "fontTools": {"level": "WARNING"},
         "weasyprint.progress": {"level": "WARNING"},
+        "stripe": {"level": "WARNING"},  # the SDK logs every request at INFO
     },
 }

@@ -30,6 +30,11 @@ class CustomerForm(forms.Form):
     phone = forms.CharField(max_length=64, required=False)
     website = forms.CharField(max_length=255, required=False)
     vat_number = forms.CharField(max_length=64, required=False, label="VAT number")
+    tax_exempt = forms.BooleanField(
+        required=False,
+        label="Tax exempt",
+        help_text="Invoices for this customer charge no tax (the billing settings' rate is not applied).",
+    )
     line1 = forms.CharField(max_length=255, required=False, label="Address line 1")
     line2 = forms.CharField(max_length=255, required=False, label="Address line 2")
     city = forms.CharField(max_length=255, required=False)

@@ -30,6 +30,8 @@ class Customer(TenantModel):
     metadata = models.JSONField(null=True, blank=True)
     default_currency = models.CharField(max_length=3, default="USD")
     stripe_customer_id = models.CharField(max_length=255, blank=True, default="")
+    # Invoices charge this customer no tax (dashboard only: Paid's Customer has no such field).
+    tax_exempt = models.BooleanField(default=False)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
