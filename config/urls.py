@@ -1,6 +1,8 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
+from apps.billing.urls import public_urlpatterns as billing_public
+
 urlpatterns = [
     re_path(r"^api/v2/schema/?$", SpectacularAPIView.as_view(api_version="2"), name="api-schema"),
     re_path(r"^api/v2/docs/?$", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
@@ -13,6 +15,7 @@ urlpatterns = [
     path("meters/", include("apps.meters.urls")),
     path("credits/", include("apps.credits.urls")),
     path("billing/", include("apps.billing.urls")),
+    path("invoices/", include((billing_public, "billing_public"))),
     path("webhooks/", include("apps.webhooks.urls")),
     path("", include("apps.common.urls")),
 ]

@@ -4,6 +4,7 @@
 Money on the wire is integer minor units (cents) everywhere, the invoice's `taxRate` a percent (8.25)."""
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -12,6 +13,7 @@ from rest_framework.views import APIView
 from apps.billing import selectors, services
 from apps.billing.invoicing import round_half_up
 from apps.billing.models import Invoice, InvoiceLine, Payment
+from apps.billing.views import invoice_pdf_response
 from apps.common.api import (
     ApiSerializer,
     DateOrDateTimeField,
@@ -21,7 +23,7 @@ from apps.common.api import (
     paginated,
     validated,
 )
-from apps.common.exceptions import DomainError
+from apps.common.exceptions import Conflict, DomainError
 from apps.common.fields import CurrencyField
 from apps.common.openapi import TALLY_EXTENSION
 from apps.customers.selectors import customer_get, customer_get_by_external_id
@@ -333,6 +335,23 @@ class InvoiceLinesApi(APIView):
         return paginated(
             request, selectors.invoice_line_list(invoice=invoice), InvoiceLineOut, now=timezone.now()
         )
+
+
+class InvoicePdfApi(APIView):
+    @extend_schema(
+        tags=[*INVOICE_TAGS, TALLY_EXTENSION],
+        operation_id="get_invoice_pdf",
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY},
+        description="The invoice's PDF, rendered from its posted snapshot. A draft has none: 409 "
+        "`INVOICE_NOT_POSTED`.",
+    )
+    def get(self, request, invoice_id: str):
+        invoice = _invoice(request, invoice_id)
+        if not invoice.snapshot:
+            raise Conflict(
+                f"invoice {invoice.display_id} is a draft; post it to get its PDF", code="INVOICE_NOT_POSTED"
+            )
+        return invoice_pdf_response(invoice)
 
 
 class InvoicePostApi(APIView):

@@ -133,6 +133,15 @@ def invoice_get(*, organization: Organization, invoice_id: str) -> Invoice:
     return invoice
 
 
+def invoice_find_public(*, organization_id: str, token: str) -> Invoice | None:
+    """The invoice a public link names: the organization's display id and the invoice's `publicUrlToken`."""
+    return (
+        Invoice.objects.filter(organization__display_id=organization_id, public_url_token=token)
+        .select_related("organization")
+        .first()
+    )
+
+
 def invoice_get_for_update(*, invoice: Invoice) -> Invoice:
     """The invoice row, locked until the transaction ends (services only)."""
     return (

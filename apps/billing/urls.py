@@ -18,11 +18,17 @@ urlpatterns = [
     path("settings/", views.billing_settings_view, name="settings"),
 ]
 
+# The public PDF link customers are sent (config/urls.py mounts it under `invoices/`; no login).
+public_urlpatterns = [
+    path("<str:organization_id>/<str:token>.pdf", views.invoice_public_pdf_view, name="invoice_public_pdf"),
+]
+
 # /api/v2 routes (config/api_urls.py gathers them). Literal segments before `{id}` parameters.
 api_urlpatterns = [
     route("invoices/", api.InvoiceCollectionApi.as_view()),
     route("invoices/{invoice_id}", api.InvoiceItemApi.as_view()),
     route("invoices/{invoice_id}/lines", api.InvoiceLinesApi.as_view()),
+    route("invoices/{invoice_id}/pdf", api.InvoicePdfApi.as_view()),
     route("invoices/{invoice_id}/post", api.InvoicePostApi.as_view()),
     route("invoices/{invoice_id}/void", api.InvoiceVoidApi.as_view()),
     route("invoices/{invoice_id}/reissue", api.InvoiceReissueApi.as_view()),

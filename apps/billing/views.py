@@ -1,14 +1,17 @@
 """Dashboard pages for billing: invoices (list, detail with post / void / reissue, PDF), payments, settings."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.billing import selectors, services
 from apps.billing.forms import BillingSettingsForm, InvoiceFilterForm
+from apps.billing.models import Invoice
+from apps.billing.pdf import render_invoice_pdf
 from apps.common.exceptions import DomainError
 from apps.common.views import (
     add_domain_error,
@@ -58,6 +61,11 @@ def invoice_detail_view(request: HttpRequest, invoice_id: str) -> HttpResponse:
         "allocations": list(allocations),
         "payment_status": selectors.invoice_payment_status(invoice),
         "reissues": list(invoice.reissues.order_by("created_at")),
+        "public_pdf_url": settings.PUBLIC_BASE_URL
+        + reverse(
+            "billing_public:invoice_public_pdf",
+            args=[request.organization.display_id, invoice.public_url_token],
+        ),
     }
     return render(request, "billing/invoice_detail.html", context)
 
@@ -104,17 +112,31 @@ def invoice_reissue_view(request: HttpRequest, invoice_id: str) -> HttpResponse:
     )
 
 
+def invoice_pdf_response(invoice: Invoice) -> HttpResponse:
+    """The PDF of a posted (or voided) invoice, rendered from its frozen snapshot (dashboard, API and public
+    link alike). Callers refuse drafts, which have no snapshot."""
+    response = HttpResponse(render_invoice_pdf(invoice.snapshot), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{invoice.display_number or invoice.display_id}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 @dashboard_view
 def invoice_pdf_view(request: HttpRequest, invoice_id: str) -> HttpResponse:
-    """The PDF of a posted (or voided) invoice, rendered from its frozen snapshot; drafts have none."""
     invoice = selectors.invoice_get(organization=request.organization, invoice_id=invoice_id)
     if not invoice.snapshot:
         raise Http404("Drafts have no PDF: post the invoice first.")
-    from apps.billing.pdf import render_invoice_pdf  # weasyprint loads only when a PDF is asked for
+    return invoice_pdf_response(invoice)
 
-    response = HttpResponse(render_invoice_pdf(invoice.snapshot), content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="{invoice.display_number or invoice.display_id}.pdf"'
-    return response
+
+@require_GET
+def invoice_public_pdf_view(request: HttpRequest, organization_id: str, token: str) -> HttpResponse:
+    """The public link a customer is sent (`/invoices/<organization id>/<publicUrlToken>.pdf`): no login; the
+    unguessable token is the key. Unknown, draft and mismatched links are all the same 404."""
+    invoice = selectors.invoice_find_public(organization_id=organization_id, token=token)
+    if invoice is None or not invoice.snapshot:
+        raise Http404("No such invoice.")
+    return invoice_pdf_response(invoice)
 
 
 # --- payments ------------------------------------------------------------------------------------------------
