@@ -127,9 +127,19 @@ class CreditConsumption(TimestampedModel):
         PENDING = "pending"
         APPLIED = "applied"
 
-    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
-    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
-    credits_currency = models.ForeignKey("catalog.CreditCurrency", on_delete=models.PROTECT, related_name="+")
+    # References copied from the pool or the signal (organization, customer, currency, order, product) carry
+    # no database constraint, on this row and on entries and drains: rating writes them by the thousand and
+    # each constraint is a check at every commit (docs/credits.md, "Speed"). The ledger's own structure (pool,
+    # lot, entry, consumption) stays constrained.
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    credits_currency = models.ForeignKey(
+        "catalog.CreditCurrency", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     pool = models.ForeignKey(CreditPool, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=16, choices=Status.choices)
     amount = _credits()
@@ -144,10 +154,15 @@ class CreditConsumption(TimestampedModel):
     event_name = models.CharField(max_length=255, null=True, blank=True)
     signal_recorded_at = models.DateTimeField(null=True, blank=True)
     order = models.ForeignKey(
-        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
     product = models.ForeignKey(
-        "catalog.Product", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "catalog.Product",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     occurred_at = models.DateTimeField()
     applied_at = models.DateTimeField(null=True, blank=True)
@@ -182,12 +197,18 @@ class CreditEntry(models.Model):
         ADJUSTMENT = "adjustment"
 
     id = models.BigAutoField(primary_key=True)
-    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     display_id = display_id_field("ctx")
     pool = models.ForeignKey(CreditPool, on_delete=models.PROTECT, related_name="entries")
     # Copied from the pool so the transaction list filters without a join.
-    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
-    credits_currency = models.ForeignKey("catalog.CreditCurrency", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    credits_currency = models.ForeignKey(
+        "catalog.CreditCurrency", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     amount = _credits()
     balance_after = _credits()
@@ -200,10 +221,15 @@ class CreditEntry(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
     )
     order = models.ForeignKey(
-        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
     product = models.ForeignKey(
-        "catalog.Product", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "catalog.Product",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     signal_id = models.BigIntegerField(null=True, blank=True)
     signal_display_id = models.CharField(max_length=40, null=True, blank=True)
@@ -235,7 +261,9 @@ class CreditDrain(models.Model):
     for every lot, `amount - Σ drains - its expiry` is its `remaining`."""
 
     id = models.BigAutoField(primary_key=True)
-    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     entry = models.ForeignKey(CreditEntry, on_delete=models.PROTECT, related_name="drains")
     grant = models.ForeignKey(CreditGrant, on_delete=models.PROTECT, related_name="drains")
     amount = _credits()

@@ -7,11 +7,21 @@ from apps.common.models import tenant_unique
 
 
 class UsageRecord(models.Model):
+    # Written once per rated signal and line: the references it copies (organization, signal, customer, order,
+    # credits currency) carry no database constraint, only the line attribute that prices it does. Each
+    # constrained reference is a check at every commit of every rating batch (docs/rating.md, "Speed"); these
+    # ids all come from rows rating has just read, and Django still applies CASCADE / PROTECT on ORM deletes.
     id = models.BigAutoField(primary_key=True)
-    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
-    signal = models.ForeignKey("signals.Signal", on_delete=models.CASCADE, related_name="+")
-    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="+")
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    signal = models.ForeignKey(
+        "signals.Signal", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="+", db_constraint=False)
     order_line_attribute = models.ForeignKey(
         "orders.OrderLineAttribute", on_delete=models.PROTECT, related_name="+"
     )
@@ -19,7 +29,12 @@ class UsageRecord(models.Model):
     timestamp = models.DateTimeField()  # the signal's: which billing period it falls in
     quantity = models.DecimalField(max_digits=20, decimal_places=6)
     credits_currency = models.ForeignKey(
-        "catalog.CreditCurrency", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "catalog.CreditCurrency",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     credits = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)  # to burn
     external_user_id = models.CharField(
