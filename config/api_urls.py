@@ -4,6 +4,7 @@ from django.urls import re_path
 
 from apps.billing.urls import api_urlpatterns as billing
 from apps.catalog.urls import api_urlpatterns as catalog
+from apps.checkout.urls import api_urlpatterns as checkout
 from apps.common.api import api_not_found
 from apps.credits.urls import api_urlpatterns as credits
 from apps.credits.urls import customer_state_urlpatterns as customer_states
@@ -23,5 +24,6 @@ urlpatterns = [
     *credits,
     *billing,
     *webhooks,
+    *checkout,
     re_path(r"^.*$", api_not_found),
 ]

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.rating",
     "apps.billing",
     "apps.webhooks",
+    "apps.checkout",
     "apps.demo",
 ]
 

@@ -17,5 +17,6 @@ urlpatterns = [
     path("billing/", include("apps.billing.urls")),
     path("invoices/", include((billing_public, "billing_public"))),
     path("webhooks/", include("apps.webhooks.urls")),
+    path("", include("apps.checkout.urls")),
     path("", include("apps.common.urls")),
 ]
