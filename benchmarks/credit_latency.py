@@ -7,6 +7,8 @@ quantity) and 100 customers hold active orders with a large monthly grant. A loa
 `--seconds`, noting when each batch was acknowledged (the 200 from /signals/bulk). A watcher polls the ledger
 every 10 ms for new spends and notes when each signal's spend became visible (committed). Latency = visible -
 acknowledged, per signal; the report gives p50/p95/p99/max, how many signals were spent, and the drift check.
+With `track_commit_timestamp = on` it also gives the exact figures (`commit_p50_ms` …): each spend's commit time
+from PostgreSQL minus the wall clock at its batch's acknowledgement, free of the watcher's own lag.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tally_bench_credits REDIS_URL=redis://127.0.0.1:6379/3 \
         .venv/bin/python benchmarks/credit_latency.py [--rate 500] [--seconds 60] [--json out.json]
@@ -133,6 +135,7 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     acked: dict[str, float] = {}  # idempotency key -> when its batch was acknowledged
+    acked_wall: dict[str, float] = {}  # the same, wall clock (to compare with the server's commit timestamps)
     seen: dict[str, float] = {}  # idempotency key -> when its spend was visible
     stop = threading.Event()
 
@@ -205,8 +208,9 @@ def main() -> None:
                 ]
                 response = http.post(url, json={"signals": batch})
                 response.raise_for_status()
-                at = time.monotonic()
+                at, wall = time.monotonic(), time.time()
                 acked.update(dict.fromkeys(keys, at))
+                acked_wall.update(dict.fromkeys(keys, wall))
             sending = time.monotonic() - started
         deadline = time.monotonic() + 30
         while len(seen) < len(acked) and time.monotonic() < deadline:
@@ -222,6 +226,20 @@ def main() -> None:
                 process.kill()
 
     latencies = [seen[k] - acked[k] for k in acked if k in seen]
+    # Exact: when the transaction that spent each signal committed (PostgreSQL's commit timestamps, with
+    # `track_commit_timestamp = on`), minus when its batch was acknowledged. The watcher's figure adds its own
+    # polling and a busy client's scheduling on top; this one is what a reader of the balance could see.
+    with psycopg.connect(dsn) as conn:
+        tracked = conn.execute("SHOW track_commit_timestamp").fetchone()[0] == "on"
+        committed = (
+            conn.execute(
+                "SELECT s.idempotency_key, extract(epoch FROM pg_xact_commit_timestamp(c.xmin))::float8 "
+                "FROM credits_creditconsumption c JOIN signals_signal s ON s.id = c.signal_id"
+            ).fetchall()
+            if tracked
+            else []
+        )
+    commit_latencies = [when - acked_wall[k] for k, when in committed if k in acked_wall and when]
     drift = subprocess.run(
         [PYTHON, "manage.py", "credits_reconcile"], cwd=ROOT, env=env, capture_output=True, text=True
     )
@@ -236,6 +254,10 @@ def main() -> None:
         "p95_ms": round(percentile(latencies, 0.95) * 1000),
         "p99_ms": round(percentile(latencies, 0.99) * 1000),
         "max_ms": round(max(latencies) * 1000),
+        "commit_p50_ms": round(statistics.median(commit_latencies) * 1000) if commit_latencies else None,
+        "commit_p95_ms": round(percentile(commit_latencies, 0.95) * 1000) if commit_latencies else None,
+        "commit_p99_ms": round(percentile(commit_latencies, 0.99) * 1000) if commit_latencies else None,
+        "commit_max_ms": round(max(commit_latencies) * 1000) if commit_latencies else None,
         "reconcile_exit": drift.returncode,
         "load_average": os.getloadavg(),
     }
