@@ -53,6 +53,7 @@ from apps.catalog.pricing import (
 )
 from apps.catalog.services import price_point_of
 from apps.common.currencies import normalize_currency
+from apps.common.db import next_number
 from apps.common.exceptions import DomainError, NotFound
 from apps.credits.selectors import credit_overage_totals
 from apps.credits.services import credit_grants_release
@@ -731,22 +732,6 @@ def invoices_generate_due(*, organization: Organization, now: datetime | None = 
 # --- lifecycle ---------------------------------------------------------------------------------------------
 
 
-def _next_number(counter_model, *, organization: Organization) -> int:
-    """The organization's next invoice or payment number. Locks its counter row, so concurrent postings get
-    1, 2, 3 … (a rolled-back posting gives its number back)."""
-    counter = counter_model.objects.select_for_update().filter(organization=organization).first()
-    if counter is None:
-        try:
-            with transaction.atomic():  # a savepoint: losing the insert race leaves the transaction usable
-                counter_model.objects.create(organization=organization)
-        except IntegrityError:
-            pass
-        counter = counter_model.objects.select_for_update().get(organization=organization)
-    counter.last_number += 1
-    counter.save(update_fields=["last_number"])
-    return counter.last_number
-
-
 def _due_days(invoice: Invoice, settings: BillingSettings) -> int:
     terms = invoice.order.payment_terms if invoice.order_id else None
     days = invoicing.payment_terms_days(terms)
@@ -842,7 +827,7 @@ def _post(*, invoice: Invoice, now: datetime) -> Invoice:
     settings = billing_settings_get(organization=invoice.organization)
     lines = _retax(invoice)
     invoice.status = Invoice.Status.POSTED
-    invoice.number = _next_number(InvoiceCounter, organization=invoice.organization)
+    invoice.number = next_number(InvoiceCounter, organization=invoice.organization)
     invoice.posted_at = now
     invoice.due_at = now + timedelta(days=_due_days(invoice, settings))
     if invoice.total_amount <= 0:  # nothing to collect: paid on posting
@@ -1029,7 +1014,7 @@ def payment_create(
         with transaction.atomic():
             payment = Payment.objects.create(
                 organization=organization,
-                number=_next_number(PaymentCounter, organization=organization),
+                number=next_number(PaymentCounter, organization=organization),
                 customer=customer,
                 amount=amount,
                 currency=code,

@@ -13,7 +13,7 @@ from django.utils import timezone
 from apps.catalog.pricing import PricingError
 from apps.catalog.selectors import catalog_pricing_for_order, credit_currency_get, product_get
 from apps.catalog.services import pricing_clean
-from apps.common.db import unique_or_error
+from apps.common.db import next_number, unique_or_error
 from apps.common.exceptions import DomainError, NotFound, ReferenceNotFound
 from apps.common.hooks import Hook
 from apps.customers.selectors import contact_get, customer_get, customer_user_get
@@ -84,21 +84,6 @@ def _check_external_id_free(
         qs = qs.exclude(pk=order.pk)
     if qs.exists():
         raise DomainError(_external_id_taken(external_id), code="DUPLICATE", field="external_id")
-
-
-def _next_number(*, organization: Organization) -> int:
-    """The organization's next order number. Locks its counter row, so concurrent creates get 1, 2, 3 …"""
-    counter = OrderCounter.objects.select_for_update().filter(organization=organization).first()
-    if counter is None:
-        try:
-            with transaction.atomic():  # a savepoint: losing the insert race leaves the transaction usable
-                OrderCounter.objects.create(organization=organization)
-        except IntegrityError:
-            pass  # a concurrent create inserted it first (on PostgreSQL the insert waited for its commit)
-        counter = OrderCounter.objects.select_for_update().get(organization=organization)
-    counter.last_number += 1
-    counter.save(update_fields=["last_number"])
-    return counter.last_number
 
 
 # --- line pricing: the §4.4 override vocabulary → a stored PricingInput ---------------------------------------
@@ -378,7 +363,7 @@ def order_create(
         )
         planned.append((line, line_start, line_end, product, attributes))
 
-    number = _next_number(organization=organization)
+    number = next_number(OrderCounter, organization=organization)
     fields.setdefault("name", f"Order #{number}")
     with unique_or_error(_external_id_taken(fields.get("external_id")), field="external_id"):
         order = Order.objects.create(
