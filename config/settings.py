@@ -126,6 +126,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 # Where the Stripe SDK sends API calls: unset = Stripe itself (https://api.stripe.com); a fake Stripe such as
 # localstripe for development and tests (`http://127.0.0.1:8420`). Keys are per organization (billing settings).
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="").rstrip("/") or None
+# Where the hosted checkout page loads Stripe.js from (localstripe serves a stand-in at `<base>/js.stripe.com/v3/`).
+STRIPE_JS_URL = env("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apps.accounts.authentication.ApiKeyAuthentication"],

@@ -486,3 +486,44 @@ def webhook_event_construct(
         object=data_object if isinstance(data_object, dict) else {},
         payload=body,
     )
+
+
+# --- on-session card setup (hosted checkout) -------------------------------------------------------------------
+
+
+def setup_intent_create(
+    *, secret_key: str, metadata: dict[str, str] | None = None, idempotency_key: str | None = None
+) -> SetupResult:
+    """An unconfirmed SetupIntent for cards, off-session usage, without a customer yet: its `client_secret` goes
+    to the buyer's browser, which confirms it with Stripe.js (`confirmCardSetup`). The payment method is attached
+    to a customer afterwards (`payment_method_attach`)."""
+    try:
+        intent = client(secret_key).v1.setup_intents.create(
+            params={"usage": "off_session", "payment_method_types": ["card"], "metadata": metadata or {}},
+            options=_options(idempotency_key),
+        )
+    except stripe.StripeError as error:
+        raise _translate(error) from error
+    intent = _plain(intent)
+    return SetupResult(
+        setup_intent_id=intent["id"],
+        status=intent["status"],
+        client_secret=intent.get("client_secret"),
+        payment_method=None,
+    )
+
+
+def payment_method_attach(
+    *, secret_key: str, payment_method_id: str, customer_id: str
+) -> PaymentMethodDetails:
+    """Attach a payment method to a Stripe customer (a no-op when it is attached to that customer already)."""
+    stripe_client = client(secret_key)
+    try:
+        pm = _plain(stripe_client.v1.payment_methods.retrieve(payment_method_id))
+        if _id(pm.get("customer")) != customer_id:
+            pm = _plain(
+                stripe_client.v1.payment_methods.attach(payment_method_id, params={"customer": customer_id})
+            )
+    except stripe.StripeError as error:
+        raise _translate(error) from error
+    return _payment_method_details(pm)

@@ -42,6 +42,7 @@ from apps.billing.models import (
 from apps.billing.selectors import billing_settings_get, invoice_get_for_update, invoice_line_list
 from apps.billing.services import payment_allocate, payment_create
 from apps.common.exceptions import DomainError, NotFound
+from apps.common.hooks import Hook
 from apps.webhooks.services import webhook_event_publish
 
 if TYPE_CHECKING:  # other apps' models are private to them; the types are all we need
@@ -751,6 +752,9 @@ def _event_apply(event: StripeEvent) -> None:
         _charge_settle(charge=charge, intent=intent)
     elif event.type == "setup_intent.succeeded":
         _setup_intent_succeeded(organization, data)
+        setup_intent_succeeded.send(
+            organization=organization, setup_intent_id=data.get("id"), metadata=data.get("metadata") or {}
+        )
 
 
 def _charge_for_intent(organization: Organization, intent: dict[str, Any]) -> InvoiceCharge | None:
@@ -850,3 +854,49 @@ def stripe_sweep_organization(*, organization: Organization, now: datetime | Non
         if outcome is not None and (last is None or outcome.pk != last.pk):
             counts["charged"] += 1
     return counts
+
+
+# --- on-session card setup (hosted checkout) -------------------------------------------------------------------
+
+# Sent by the webhook inbox for every `setup_intent.succeeded` (`organization=`, `setup_intent_id=`, `metadata=`),
+# after billing's own handling; the checkout app connects to complete a checkout whose browser never came back.
+setup_intent_succeeded = Hook("billing.setup_intent_succeeded")
+
+
+def stripe_publishable_key(*, organization: Organization) -> str | None:
+    """The organization's Stripe publishable key (for Stripe.js in a buyer's browser), or None."""
+    return billing_settings_get(organization=organization).stripe_publishable_key or None
+
+
+def setup_intent_start(
+    *, organization: Organization, metadata: dict[str, str], idempotency_key: str
+) -> gateway.SetupResult:
+    """A SetupIntent for a card a buyer enters on-session (Stripe.js confirms it with its client secret); no
+    customer yet. Raises StripeNotConfigured without keys."""
+    return gateway.setup_intent_create(
+        secret_key=_secret_key(organization), metadata=metadata, idempotency_key=idempotency_key
+    )
+
+
+def setup_intent_status(*, organization: Organization, setup_intent_id: str) -> gateway.SetupResult:
+    """A SetupIntent as Stripe sees it now (status, payment method)."""
+    return gateway.setup_intent_get(secret_key=_secret_key(organization), setup_intent_id=setup_intent_id)
+
+
+def payment_method_adopt(
+    *, organization: Organization, customer: Customer, payment_method_id: str
+) -> PaymentMethod:
+    """Make a card a buyer just confirmed on-session (SetupIntent without customer) the customer's saved default:
+    attach it to the customer's Stripe customer, store it, and make it the default at Stripe and here (invoices
+    are charged from the default). Idempotent: adopting the same card again changes nothing."""
+    stripe_customer_id = stripe_customer_ensure(organization=organization, customer=customer)
+    details = gateway.payment_method_attach(
+        secret_key=_secret_key(organization),
+        payment_method_id=payment_method_id,
+        customer_id=stripe_customer_id,
+    )
+    stored = _payment_method_store(organization=organization, customer=customer, details=details)
+    if not stored.is_default:
+        return payment_method_set_default(organization=organization, payment_method=stored)
+    _default_push(organization, stripe_customer_id, stored)
+    return stored

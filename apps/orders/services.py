@@ -269,7 +269,7 @@ def _planned_line(
     if product.archived_at is not None or not product.active:
         state = "archived" if product.archived_at is not None else "inactive"
         raise DomainError(f"product {product.display_id} is {state}", field=f"{where}.productId")
-    catalog = catalog_pricing_for_order(product=product)
+    catalog = catalog_pricing_for_order(product=product, plan_id=line.get("plan_id"))
     attributes = []
     if line.get("attributes") is None:
         for copied in catalog:
