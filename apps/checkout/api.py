@@ -115,7 +115,7 @@ class CheckoutOut(ApiSerializer):
     updated_at = serializers.DateTimeField()
 
     def get_url(self, checkout: Checkout) -> str:
-        return services.checkout_url(checkout)
+        return selectors.checkout_url(checkout)
 
     def get_status(self, checkout: Checkout) -> str:
         return selectors.checkout_status(checkout)

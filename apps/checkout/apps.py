@@ -11,3 +11,9 @@ class CheckoutConfig(AppConfig):
         from apps.checkout.services import checkout_on_setup_intent_succeeded
 
         setup_intent_succeeded.connect(checkout_on_setup_intent_succeeded)
+
+        # The customer state (served by credits, below) lists the customer's checkout links.
+        from apps.checkout.selectors import checkout_links_for_state
+        from apps.credits.selectors import customer_state_extend
+
+        customer_state_extend.connect(checkout_links_for_state)

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -21,6 +22,11 @@ if TYPE_CHECKING:
 
 # Charges billed whatever the usage: what makes a plan cost something before the buyer has used anything.
 _FIXED_CHARGES = ("recurring", "seatBased", "oneTime")
+
+
+def checkout_url(checkout: Checkout) -> str:
+    """The hosted page's address: the unguessable token, not the display id."""
+    return f"{settings.PUBLIC_BASE_URL}/c/{checkout.token}/"
 
 
 def checkout_status(checkout: Checkout, *, now: datetime | None = None) -> str:
@@ -270,3 +276,26 @@ def organization_ids_with_open_checkouts() -> list[int]:
         | Q(status=CheckoutAttempt.Status.COMPLETED, settled_at__isnull=True)
     ).values_list("organization_id", flat=True)
     return sorted(set(with_active) | set(with_attempts))
+
+
+def checkout_links_for_state(*, customer, state: dict, now: datetime) -> None:
+    """Receiver of credits' `customer_state_extend`: the customer's checkout links (§2.1
+    `CustomerStateCheckoutLink`), made for it by id or by its external id, newest first."""
+    mine = Q(customer=customer)
+    if customer.external_id:
+        mine |= Q(customer__isnull=True, external_customer_id=customer.external_id)
+    checkouts = _checkouts(customer.organization).filter(mine).order_by("-created_at", "-pk")
+    state["checkoutLinks"] = [
+        {
+            "id": checkout.display_id,
+            "url": checkout_url(checkout),
+            "status": checkout_status(checkout, now=now),
+            "productIds": [product["id"] for product in checkout.products],
+            "singleUse": checkout.single_use,
+            "allowedCurrencies": checkout.allowed_currencies,
+            "expiresAt": checkout.expires_at.isoformat().replace("+00:00", "Z")
+            if checkout.expires_at
+            else None,
+        }
+        for checkout in checkouts
+    ]

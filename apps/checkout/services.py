@@ -29,6 +29,7 @@ from apps.checkout.selectors import (
     checkout_get_for_update,
     checkout_offer,
     checkout_status,
+    checkout_url,
     checkouts_past_expiry,
     offer_currencies,
 )
@@ -87,12 +88,6 @@ def checkout_event_data(checkout: Checkout, attempt: CheckoutAttempt | None = No
             }
         )
     return data
-
-
-def checkout_url(checkout: Checkout) -> str:
-    from django.conf import settings
-
-    return f"{settings.PUBLIC_BASE_URL}/c/{checkout.token}/"
 
 
 def checkout_success_url(checkout: Checkout) -> str:

@@ -325,36 +325,36 @@ class CustomerStateApi(APIView):
             for balance in selectors.credit_balance_list(customer=customer, now=now)
             if balance.recipient == "organization"
         ]
-        return Response(
-            {
-                "customer": {
-                    "id": customer.display_id,
-                    "name": customer.name,
-                    "externalId": customer.external_id,
-                    "billingAddress": _address(customer.billing_address),
-                },
-                "defaultCurrency": customer.default_currency,
-                "orders": [
-                    {
-                        "id": order.display_id,
-                        "externalId": order.external_id,
-                        "name": order.name,
-                        "state": order.status_at(now),
-                        "currency": order.currency,
-                        "startDate": dt.to_representation(order.start_date),
-                        "endDate": dt.to_representation(order.end_date) if order.end_date else None,
-                        "effectiveUntil": dt.to_representation(order.end_date) if order.end_date else None,
-                    }
-                    for order in state.orders
-                ],
-                "seats": {
-                    "total": len(seats),
-                    "assigned": assigned,
-                    "unassigned": len(seats) - assigned,
-                    "data": seats,
-                },
-                "checkoutLinks": [],  # joins when the checkout app lands
-                "credits": {"balances": _state_balances(balances)},
-                "timestamp": dt.to_representation(now),
-            }
-        )
+        body = {
+            "customer": {
+                "id": customer.display_id,
+                "name": customer.name,
+                "externalId": customer.external_id,
+                "billingAddress": _address(customer.billing_address),
+            },
+            "defaultCurrency": customer.default_currency,
+            "orders": [
+                {
+                    "id": order.display_id,
+                    "externalId": order.external_id,
+                    "name": order.name,
+                    "state": order.status_at(now),
+                    "currency": order.currency,
+                    "startDate": dt.to_representation(order.start_date),
+                    "endDate": dt.to_representation(order.end_date) if order.end_date else None,
+                    "effectiveUntil": dt.to_representation(order.end_date) if order.end_date else None,
+                }
+                for order in state.orders
+            ],
+            "seats": {
+                "total": len(seats),
+                "assigned": assigned,
+                "unassigned": len(seats) - assigned,
+                "data": seats,
+            },
+            "checkoutLinks": [],  # filled by the checkout app (selectors.customer_state_extend)
+            "credits": {"balances": _state_balances(balances)},
+            "timestamp": dt.to_representation(now),
+        }
+        selectors.customer_state_extend.send(customer=customer, state=body, now=now)
+        return Response(body)

@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.catalog.selectors import credit_currency_list
+from apps.common.hooks import Hook
 from apps.credits.models import (
     CreditConsumption,
     CreditDrain,
@@ -598,3 +599,9 @@ def credit_overage_totals(
         )
         for row in rows
     ]
+
+
+# The customer state (§2.1) is served here, the lowest layer that reads orders, seats and balances; apps above
+# add their parts to the response body before it is sent (`state`: the camelCase dict; checkout fills
+# `checkoutLinks`).
+customer_state_extend = Hook("credits.customer_state")

@@ -93,3 +93,26 @@ def test_errors_and_other_organizations(client, other_client, organization, http
     with pytest.raises(NotFoundError):
         other_client.checkouts.create_checkout(products=[product], success_url="https://x.test")
     assert http.get("checkouts/?status=bogus").status_code == 400
+
+
+def test_the_customer_state_lists_its_checkout_links(client, organization):  # noqa: F811
+    catalog = make_catalog(organization)
+    customer = client.customers.create_customer(name="Acme", external_id="acme")
+    product = [CheckoutProductInput(id=catalog.product.display_id)]
+    by_external_id = client.checkouts.create_checkout(
+        products=product, external_customer_id="acme", success_url="https://x.test/ok", single_use=True
+    )
+    by_id = client.checkouts.create_checkout(
+        products=product, customer_id=customer.id, success_url="https://x.test/ok", currency="USD"
+    )
+    client.checkouts.create_checkout(products=product, success_url="https://x.test/ok")  # nobody's
+    client.checkouts.archive_checkout(by_id.id)
+
+    links = client.customers.get_customer_state_by_external_id("acme").checkout_links
+    assert [(link.id, link.status, link.single_use) for link in links] == [
+        (by_id.id, "archived", False),
+        (by_external_id.id, "active", True),
+    ]
+    assert links[0].url == by_id.url and links[0].allowed_currencies == ["USD"]
+    assert links[1].product_ids == [catalog.product.display_id]
+    assert client.customers.get_customer_state_by_id(customer.id).checkout_links == links
