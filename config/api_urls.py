@@ -6,6 +6,7 @@ from apps.billing.urls import api_urlpatterns as billing
 from apps.catalog.urls import api_urlpatterns as catalog
 from apps.checkout.urls import api_urlpatterns as checkout
 from apps.common.api import api_not_found
+from apps.costs.urls import api_urlpatterns as costs
 from apps.credits.urls import api_urlpatterns as credits
 from apps.credits.urls import customer_state_urlpatterns as customer_states
 from apps.customers.urls import api_urlpatterns as customers
@@ -25,5 +26,6 @@ urlpatterns = [
     *billing,
     *webhooks,
     *checkout,
+    *costs,
     re_path(r"^.*$", api_not_found),
 ]

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "apps.billing",
     "apps.webhooks",
     "apps.checkout",
+    "apps.costs",
     "apps.demo",
 ]
 

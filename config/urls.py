@@ -2,6 +2,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from apps.billing.urls import public_urlpatterns as billing_public
+from apps.costs.urls import otlp_urlpatterns as costs_otlp
 
 urlpatterns = [
     re_path(r"^api/v2/schema/?$", SpectacularAPIView.as_view(api_version="2"), name="api-schema"),
@@ -17,6 +18,8 @@ urlpatterns = [
     path("billing/", include("apps.billing.urls")),
     path("invoices/", include((billing_public, "billing_public"))),
     path("webhooks/", include("apps.webhooks.urls")),
+    path("costs/", include("apps.costs.urls")),
+    path("", include((costs_otlp, "otlp"))),
     path("", include("apps.checkout.urls")),
     path("", include("apps.common.urls")),
 ]
