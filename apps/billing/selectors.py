@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from django.db.models import IntegerField, Q, QuerySet, Sum, Value
+from django.db.models import F, IntegerField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -271,4 +271,42 @@ def payment_allocations_by_key(*, organization: Organization, request_key: str) 
         PaymentAllocation.objects.filter(organization=organization, request_key=request_key)
         .select_related("payment", "invoice", "invoice_line")
         .order_by("pk")
+    )
+
+
+# --- revenue for margins (apps.costs.margins) ----------------------------------------------------------------
+
+
+def invoice_lines_overlapping(
+    *,
+    organization: Organization,
+    start: datetime,
+    end: datetime,
+    customer_ids: list[int] | None = None,
+    order_line_attribute_ids: list[int] | None = None,
+) -> list[dict]:
+    """The lines of the organization's draft, pending and posted invoices whose period touches `[start, end)` (a zero-length
+    line, a one-time fee, counts when its start is inside), as plain rows: customer_id, product_id, kind,
+    amount (minor units, before tax), quantity, currency, period_start, period_end, order_line_attribute_id."""
+    qs = InvoiceLine.objects.filter(
+        organization=organization,
+        period_start__lt=end,
+        invoice__status__in=(Invoice.Status.DRAFT, Invoice.Status.PENDING, Invoice.Status.POSTED),
+    ).filter(Q(period_end__gt=start) | Q(period_start__gte=start))
+    if customer_ids is not None:
+        qs = qs.filter(invoice__customer_id__in=customer_ids)
+    if order_line_attribute_ids is not None:
+        qs = qs.filter(order_line_attribute_id__in=order_line_attribute_ids)
+    return list(
+        qs.order_by("pk").values(
+            "kind",
+            "amount",
+            "quantity",
+            "period_start",
+            "period_end",
+            "order_line_attribute_id",
+            customer_id=F("invoice__customer_id"),
+            product_id=F("order_line__product_id"),
+            currency=F("invoice__currency"),
+        )
     )

@@ -605,3 +605,43 @@ def credit_overage_totals(
 # add their parts to the response body before it is sent (`state`: the camelCase dict; checkout fills
 # `checkoutLinks`).
 customer_state_extend = Hook("credits.customer_state")
+
+
+# --- credits burned, for margins (apps.costs.margins) --------------------------------------------------------
+
+
+def credit_burns_in_window(
+    *,
+    organization: Organization,
+    start: datetime | None,
+    end: datetime | None,
+    customer_ids: list[int] | None = None,
+    signal_ids: list[int] | None = None,
+) -> list[dict]:
+    """Applied credit consumptions whose signal happened in `[start, end)` (or of the given signals, any
+    time), as plain rows: signal_id, customer_id, product_id, event_name, credits (spent + overage),
+    overage_unit_price (minor units per credit, the benefit's price; None when it has none), currency (the
+    order's, which that price is in; "USD" without an order), occurred_at."""
+    qs = CreditConsumption.objects.filter(organization=organization, status=CreditConsumption.Status.APPLIED)
+    if signal_ids is not None:
+        qs = qs.filter(signal_id__in=signal_ids)
+    else:
+        qs = qs.filter(occurred_at__gte=start, occurred_at__lt=end)
+    if customer_ids is not None:
+        qs = qs.filter(customer_id__in=customer_ids)
+    rows = list(
+        qs.order_by("pk").values(
+            "signal_id",
+            "customer_id",
+            "product_id",
+            "event_name",
+            "spent",
+            "overage",
+            "overage_unit_price",
+            "occurred_at",
+            currency=F("order__currency"),
+        )
+    )
+    for row in rows:
+        row["currency"] = row["currency"] or "USD"
+    return rows

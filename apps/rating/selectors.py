@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db.models import QuerySet, Sum
+from django.db.models import F, QuerySet, Sum
 
 from apps.rating.models import UsageRecord
 
@@ -36,3 +36,34 @@ def usage_quantity_total(
         timestamp__lt=end,
     ).aggregate(total=Sum("quantity"))["total"]
     return Decimal(0) if total is None else Decimal(total)
+
+
+def usage_records_in_window(
+    *,
+    organization: Organization,
+    start: datetime | None,
+    end: datetime | None,
+    customer_ids: list[int] | None = None,
+    signal_ids: list[int] | None = None,
+) -> list[dict]:
+    """Usage records whose signal happened in `[start, end)` (or of the given signals, any time, when
+    `signal_ids` is given), as plain rows for margins: signal_id, customer_id, product_id, event_name,
+    order_line_attribute_id, quantity, timestamp."""
+    qs = UsageRecord.objects.filter(organization=organization)
+    if signal_ids is not None:
+        qs = qs.filter(signal_id__in=signal_ids)
+    else:
+        qs = qs.filter(timestamp__gte=start, timestamp__lt=end)
+    if customer_ids is not None:
+        qs = qs.filter(customer_id__in=customer_ids)
+    return list(
+        qs.order_by("pk").values(
+            "signal_id",
+            "customer_id",
+            "event_name",
+            "order_line_attribute_id",
+            "quantity",
+            "timestamp",
+            product_id=F("order_line_attribute__order_line__product_id"),
+        )
+    )

@@ -402,9 +402,11 @@ def _copy_plan() -> _CopyPlan:
     )
 
 
-def _store(*, organization_id: int, rows: list[tuple[_Row, int | None, int | None]], now: datetime) -> None:
+def _store(
+    *, organization_id: int, rows: list[tuple[_Row, int | None, int | None]], now: datetime
+) -> list[str]:
     """Write the signals: COPY on PostgreSQL (no INSERT to compile, no parameters to adapt one by one),
-    bulk_create elsewhere."""
+    bulk_create elsewhere. Returns their display ids, in the order of `rows`."""
     display_ids = new_display_ids("sig", len(rows))
     if connection.vendor == "postgresql":
         plan = _copy_plan()
@@ -429,7 +431,7 @@ def _store(*, organization_id: int, rows: list[tuple[_Row, int | None, int | Non
                             *defaults,
                         )
                     )
-        return
+        return display_ids
     Signal.objects.bulk_create(
         [
             Signal(
@@ -452,6 +454,7 @@ def _store(*, organization_id: int, rows: list[tuple[_Row, int | None, int | Non
         ],
         batch_size=MAX_BATCH,
     )
+    return display_ids
 
 
 # --- the service ---------------------------------------------------------------------------------------------
@@ -527,12 +530,19 @@ def signal_ingest(*, organization: Organization, signals: list[Any]) -> IngestRe
                 product_id = products_by_external.get(row.external_product_id)
             rows.append((row, customer_id, product_id))
         if rows:
-            _store(organization_id=organization.pk, rows=rows, now=now)
+            display_ids = _store(organization_id=organization.pk, rows=rows, now=now)
             _days_touched(
                 organization_id=organization.pk,
                 days={row.timestamp.astimezone(UTC).date() for row, *_ in rows},
             )
-            signals_ingested.send(organization_id=organization.pk)
+            signals_ingested.send(
+                organization_id=organization.pk,
+                traced_signal_ids=[
+                    display_id
+                    for display_id, (row, *_) in zip(display_ids, rows, strict=True)
+                    if row.data and ("costData" in row.data or "paid" in row.data)
+                ],
+            )
         result.ingested = len(rows)
     return result
 
@@ -625,6 +635,39 @@ def signals_rating_set(*, outcomes: dict[int, tuple[str, str]]) -> None:
         Signal.objects.filter(pk__in=pks).update(rating=status, rating_error=reason)
 
 
-# Sent inside the ingest transaction when a batch stored signals (`organization_id=`); rating connects to it
-# (apps/rating/apps.py) to rate them once the batch commits. Signals can't import rating: it sits below it.
+def signal_trace_ids_fill(*, organization: Organization, trace_ids: dict[int, str]) -> int:
+    """Record the trace each signal (by pk) was linked through (costs, §3.5 `traceId`). Append-only: a signal
+    that already has a trace id keeps it. Returns the number of signals updated."""
+    updated = 0
+    for pk, trace_id in trace_ids.items():
+        updated += Signal.objects.filter(organization=organization, pk=pk, trace_id__isnull=True).update(
+            trace_id=trace_id
+        )
+    return updated
+
+
+# Sent inside the ingest transaction when a batch stored signals (`organization_id=`, and `traced_signal_ids=`:
+# the display ids of the stored signals whose data carries `costData` or `paid`, §5); rating connects to it
+# (apps/rating/apps.py) to rate them once the batch commits, costs to take their costs. Signals can't import
+# rating or costs: they sit above it.
 signals_ingested = Hook("signals.ingested")
+
+
+def signal_trace_ids_set(
+    *, organization: Organization, trace_ids: dict[str, str], stored_since: datetime
+) -> dict[str, int]:
+    """Record the OTLP trace id (32 hex) of signals just ingested from `paid.trace.signal` spans (apps/costs):
+    `trace_ids` maps each signal's idempotency key to its trace id. Only signals stored at or after
+    `stored_since` are looked at (the `created_at` index; a replayed key kept its first signal's trace id).
+    Returns {idempotency key: signal pk} of the signals updated."""
+    if not trace_ids:
+        return {}
+    found = dict(
+        Signal.objects.filter(
+            organization=organization, created_at__gte=stored_since, idempotency_key__in=list(trace_ids)
+        ).values_list("idempotency_key", "pk")
+    )
+    signal_trace_ids_fill(
+        organization=organization, trace_ids={pk: trace_ids[key] for key, pk in found.items()}
+    )
+    return found

@@ -237,6 +237,13 @@ def extras(organization):
     return product
 
 
+@pytest.fixture
+def no_cost_providers(monkeypatch):
+    """Billing on its own: the costs app's provider (connected in its AppConfig.ready) taken away."""
+    monkeypatch.setattr(services.cost_plus_costs, "_providers", [])
+
+
+@pytest.mark.usefixtures("no_cost_providers")
 def test_percent_of_total_and_cost_plus_without_cost_tracking(organization, customer, product, extras):
     order = make_order(organization, customer, line(product, fee()), {"product_id": extras.display_id})
     first, second = generate(order, FEB)
@@ -251,6 +258,7 @@ def test_percent_of_total_and_cost_plus_without_cost_tracking(organization, cust
     ]
 
 
+@pytest.mark.usefixtures("no_cost_providers")
 def test_cost_plus_uses_the_connected_cost_provider(organization, customer, extras):
     seen = []
 

@@ -602,7 +602,7 @@ def test_the_ingested_hook_is_sent_once_per_batch_that_stored_signals(organizati
     signal_ingest(organization=organization, signals=[sig(idempotencyKey="k1"), sig(idempotencyKey="k2")])
     signal_ingest(organization=organization, signals=[sig(idempotencyKey="k1")])  # a replay stores nothing
     signal_ingest(organization=organization, signals=[{}])
-    assert sent == [{"organization_id": organization.pk}]
+    assert sent == [{"organization_id": organization.pk, "traced_signal_ids": []}]
 
 
 FAST_DATA = [

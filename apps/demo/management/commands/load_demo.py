@@ -193,18 +193,35 @@ def _signals(org) -> int:
         item = {"eventName": event, "customer": {"externalCustomerId": customer}, "timestamp": at.isoformat()}
         return item | {"idempotencyKey": f"demo-{event}-{n}", "data": data}
 
+    def llm(model: str, tokens_in: int, tokens_out: int) -> dict:
+        """What the agent's LLM call cost, sent along as `costData` (§5.5): priced by Tally's price table."""
+        attributes = {"gen_ai.response.model": model, "gen_ai.usage.input_tokens": tokens_in}
+        return {
+            "costData": {
+                "vendor": "openai",
+                "attributes": attributes | {"gen_ai.usage.output_tokens": tokens_out},
+            }
+        }
+
     users = ["maria", "kenji", "ada"]
     batch = [
         signal(
             "chat_message",
             "northwind",
             n,
-            {"quantity": rng.choice([1, 1, 1, 2, 5]), "external_user_id": rng.choice(users)},
+            {"quantity": rng.choice([1, 1, 1, 2, 5]), "external_user_id": rng.choice(users)}
+            | llm("gpt-4o-mini", rng.randrange(800, 4000), rng.randrange(100, 900)),
         )
         for n in range(60)
     ]
     batch += [
-        signal("email_sent", "globex", n, {"campaign": rng.choice(["q4-outbound", "renewals"])})
+        signal(
+            "email_sent",
+            "globex",
+            n,
+            {"campaign": rng.choice(["q4-outbound", "renewals"])}
+            | llm("gpt-4o", rng.randrange(2000, 6000), rng.randrange(300, 1200)),
+        )
         for n in range(80)
     ]
     batch += [
