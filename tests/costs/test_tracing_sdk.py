@@ -9,12 +9,15 @@ import importlib
 import json
 import signal as os_signal
 import threading
+from datetime import timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import openai
 import pytest
+from django.test import Client
+from django.utils import timezone
 from opentelemetry.trace import NoOpTracerProvider
 from paid import Paid
 from paid.tracing import (
@@ -27,10 +30,12 @@ from paid.tracing import (
 )
 
 from apps.catalog.services import product_create
+from apps.costs.margins import margin_report
 from apps.costs.models import CostRecord
 from apps.costs.pricing import PRICE_TABLE_VERSION
 from apps.customers.services import customer_create
 from apps.signals.models import Signal
+from tests.billing.fixtures import fee, line, make_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -120,6 +125,10 @@ def test_traced_openai_call_is_priced_attributed_and_linked(
 ):
     customer = customer_create(organization=organization, name="Acme", external_id="acme")
     product = product_create(organization=organization, name="Chatbot", external_id="chatbot")
+    # Acme pays a $500 monthly fee for the chatbot; the order's first invoice (the fee, in advance) is posted
+    # as it activates: the revenue the margin page sets against the traced call's cost.
+    start = timezone.now().replace(microsecond=0)
+    make_order(organization, customer, line(product, fee()), start=start, auto_post_invoices=True)
 
     initialize_tracing(api_key, collector_endpoint=f"{live_server.url}/v1/traces")
     paid_autoinstrument(["openai"])
@@ -148,3 +157,13 @@ def test_traced_openai_call_is_priced_attributed_and_linked(
     assert record.signal_id == signal.pk
     signal.refresh_from_db()
     assert signal.trace_id == record.trace_id  # SignalListItem.traceId
+
+    # The margin page: the fee's revenue against the call's cost, for Acme.
+    end = start + timedelta(days=40)
+    [row] = margin_report(organization=organization, start=start, end=end, group_by="customer").rows
+    assert (row.label, row.revenue, row.cost) == ("Acme", Decimal("500.00"), expected), row
+    dashboard = Client()
+    assert dashboard.login(username="owner@acme.test", password="acme-pass-123")
+    period = f"start={start:%Y-%m-%d}&end={end:%Y-%m-%d}"
+    page = dashboard.get(f"/costs/margins/customers/{customer.display_id}/?{period}")
+    assert page.status_code == 200 and "$500.00" in page.content.decode()
