@@ -2,17 +2,17 @@
 period start) lets one build win and the others return its invoice; the counter row lock hands out gapless
 numbers."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from apps.billing import services
 from apps.billing.models import Invoice, InvoiceLine
 from apps.orders.selectors import order_get
 from tests.billing.fixtures import T0, fee, line, make_customer, make_order, make_product
+from tests.concurrency import run_together
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -23,32 +23,6 @@ pytestmark = [
 ]
 
 THREADS = 8
-
-
-def _run_together(target, count=THREADS):
-    barrier = threading.Barrier(count)
-    results, errors = [], []
-    lock = threading.Lock()
-
-    def run(index):
-        try:
-            barrier.wait()
-            value = target(index)
-            with lock:
-                results.append(value)
-        except BaseException as exc:  # reported below
-            with lock:
-                errors.append(exc)
-        finally:
-            close_old_connections()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
-    return results
 
 
 def test_concurrent_generation_builds_each_period_once(organization):
@@ -63,7 +37,7 @@ def test_concurrent_generation_builds_each_period_once(organization):
         fresh = order_get(organization=organization, order_id=order.display_id)
         return [invoice.pk for invoice in services.invoice_generate_for_order(order=fresh, at=at)]
 
-    results = _run_together(generate)
+    results = run_together([lambda: generate(None)] * THREADS)
     assert Invoice.objects.filter(order=order).count() == 2
     assert InvoiceLine.objects.filter(invoice__order=order).count() == 2
     expected = list(Invoice.objects.filter(order=order).order_by("period_start").values_list("pk", flat=True))
@@ -81,5 +55,5 @@ def test_concurrent_postings_get_gapless_numbers(organization):
             order = make_order(organization, customer, line(product, fee()), external_id=f"o{index}")
             drafts += services.invoice_generate_for_order(order=order)
     assert len(drafts) == THREADS and {d.status for d in drafts} == {"draft"}
-    _run_together(lambda index: services.invoice_post(invoice=drafts[index]).number)
+    run_together([lambda d=draft: services.invoice_post(invoice=d).number for draft in drafts[:THREADS]])
     assert sorted(Invoice.objects.values_list("number", flat=True)) == list(range(1, THREADS + 1))

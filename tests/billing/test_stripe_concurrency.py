@@ -3,18 +3,18 @@ the automatic charge, the sweep, an explicit charge and Stripe's webhook racing 
 PaymentIntent, one Payment and the invoice paid once."""
 
 import json
-import threading
 from datetime import timedelta
 
 import pytest
 import stripe
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.utils import timezone
 
 from apps.billing import services, stripe_services
 from apps.billing.models import Invoice, InvoiceCharge, Payment, PaymentAllocation, StripeEvent
 from apps.common.exceptions import DomainError
 from tests.billing.fixtures import fee, line, make_customer, make_order, make_product
+from tests.concurrency import run_together
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -25,27 +25,6 @@ pytestmark = [
 ]
 
 THREADS = 6
-
-
-def _run_together(targets):
-    barrier = threading.Barrier(len(targets))
-    errors = []
-
-    def run(target):
-        try:
-            barrier.wait()
-            target()
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            close_old_connections()
-
-    threads = [threading.Thread(target=run, args=(t,)) for t in targets]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
 
 
 def test_racing_charges_and_webhooks_charge_once(stripe_organization, localstripe, stripe_secret):
@@ -73,7 +52,7 @@ def test_racing_charges_and_webhooks_charge_once(stripe_organization, localstrip
             if error.code != "NOTHING_TO_CHARGE":
                 raise
 
-    _run_together([charge, charge, charge, charge_now, charge_now, charge][:THREADS])
+    run_together([charge, charge, charge, charge_now, charge_now, charge][:THREADS])
 
     assert len(localstripe.client().v1.payment_intents.list().data) == 1
     assert InvoiceCharge.objects.count() == 1 and InvoiceCharge.objects.get().status == "succeeded"
@@ -96,6 +75,6 @@ def test_racing_charges_and_webhooks_charge_once(stripe_organization, localstrip
         )
         stripe_services.stripe_event_process(event_pk=receipt.event.pk)
 
-    _run_together([deliver] * THREADS)
+    run_together([deliver] * THREADS)
     assert StripeEvent.objects.count() == 1 and StripeEvent.objects.get().processed_at is not None
     assert Payment.objects.count() == 1 and PaymentAllocation.objects.count() == 1

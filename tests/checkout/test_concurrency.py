@@ -2,10 +2,8 @@
 PostgreSQL (SQLite serializes writers, so it proves nothing there): one customer, one order, one charge, one
 grant."""
 
-import threading
-
 import pytest
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from apps.billing.models import Invoice, InvoiceCharge, Payment
 from apps.billing.services import billing_settings_update
@@ -22,6 +20,7 @@ from apps.webhooks.models import WebhookEvent
 from tests.billing.conftest import localstripe, localstripe_server, stripe_organization, stripe_secret  # noqa: F401
 from tests.checkout.fixtures import available_credits, buyer, make_catalog, make_checkout
 from tests.checkout.test_stripe import PUBLISHABLE_KEY, confirm_card
+from tests.concurrency import run_together
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -32,27 +31,6 @@ pytestmark = [
 ]
 
 THREADS = 6
-
-
-def _run_together(targets):
-    barrier = threading.Barrier(len(targets))
-    errors = []
-
-    def run(target):
-        try:
-            barrier.wait()
-            target()
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            close_old_connections()
-
-    threads = [threading.Thread(target=run, args=(t,)) for t in targets]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
 
 
 @pytest.mark.parametrize("single_use", [False, True])
@@ -68,7 +46,7 @@ def test_browser_double_submit_and_webhook_race_make_one_of_everything(
 
     # Double submit of the form: the same client key from several requests at once makes one attempt.
     starts = []
-    _run_together(
+    run_together(
         [
             lambda: starts.append(
                 checkout_attempt_start(checkout=checkout, plan_id=catalog.plan_id("Pro"), **buyer())
@@ -87,7 +65,7 @@ def test_browser_double_submit_and_webhook_race_make_one_of_everything(
     def webhook():
         checkout_on_setup_intent_succeeded(organization=shop, setup_intent_id=attempt.setup_intent_id)
 
-    _run_together([browser, webhook] * (THREADS // 2))
+    run_together([browser, webhook] * (THREADS // 2))
 
     attempt.refresh_from_db()
     assert attempt.status == "completed"
