@@ -270,38 +270,46 @@ def _card_label(method) -> str:
     return "The payment method"
 
 
-@require_POST
-def portal_payment_method_default_view(
-    request: HttpRequest, token: str, payment_method_id: str
-) -> HttpResponse:
+def _card_action(request: HttpRequest, token: str, payment_method_id: str, action, done: str, failed: str):
     portal = _portal(token)
     if customer_portal_status(portal) == "expired":
         return _expired(request, portal)
     method = _payment_method(portal, payment_method_id)
     try:
-        stripe_services.payment_method_set_default(organization=portal.organization, payment_method=method)
+        action(organization=portal.organization, payment_method=method)
     except DomainError as error:
-        messages.error(request, f"Could not change the default card: {error.message}")
+        messages.error(request, f"{failed}: {error.message}")
     else:
-        messages.success(request, f"{_card_label(method)} is now your default payment method.")
+        messages.success(request, f"{_card_label(method)} {done}")
     return redirect(portal_path(portal))
+
+
+@require_POST
+def portal_payment_method_default_view(
+    request: HttpRequest, token: str, payment_method_id: str
+) -> HttpResponse:
+    return _card_action(
+        request,
+        token,
+        payment_method_id,
+        stripe_services.payment_method_set_default,
+        "is now your default payment method.",
+        "Could not change the default card",
+    )
 
 
 @require_POST
 def portal_payment_method_remove_view(
     request: HttpRequest, token: str, payment_method_id: str
 ) -> HttpResponse:
-    portal = _portal(token)
-    if customer_portal_status(portal) == "expired":
-        return _expired(request, portal)
-    method = _payment_method(portal, payment_method_id)
-    try:
-        stripe_services.payment_method_delete(organization=portal.organization, payment_method=method)
-    except DomainError as error:
-        messages.error(request, f"Could not remove the card: {error.message}")
-    else:
-        messages.success(request, f"{_card_label(method)} was removed.")
-    return redirect(portal_path(portal))
+    return _card_action(
+        request,
+        token,
+        payment_method_id,
+        stripe_services.payment_method_delete,
+        "was removed.",
+        "Could not remove the card",
+    )
 
 
 @require_POST
