@@ -27,7 +27,7 @@ run: install
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py demo_setup --url http://$(ADDR)
-	$(PY) manage.py serve --addr $(ADDR)
+	PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(ADDR)} $(PY) manage.py serve --addr $(ADDR)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
