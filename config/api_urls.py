@@ -13,6 +13,7 @@ from apps.customers.urls import api_urlpatterns as customers
 from apps.meters.urls import api_urlpatterns as meters
 from apps.orders.urls import api_urlpatterns as orders
 from apps.signals.urls import api_urlpatterns as signals
+from apps.value.urls import api_urlpatterns as value
 from apps.webhooks.urls import api_urlpatterns as webhooks
 
 urlpatterns = [
@@ -27,5 +28,6 @@ urlpatterns = [
     *webhooks,
     *checkout,
     *costs,
+    *value,
     re_path(r"^.*$", api_not_found),
 ]

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "apps.webhooks",
     "apps.checkout",
     "apps.costs",
+    "apps.value",
     "apps.demo",
 ]
 
