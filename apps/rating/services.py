@@ -35,6 +35,9 @@ PENDING, RATED, SKIPPED, INVALID = "pending", "rated", "skipped", "invalid"  # S
 # Sent inside the rating transaction with the usage records it just wrote (`records=[UsageRecord, …]`), so a
 # receiver (credits: spends) commits or rolls back together with them.
 usage_recorded = Hook("rating.usage_recorded")
+# Sent inside the rating transaction once per rated batch with every signal it gave a verdict (rated, skipped
+# or invalid: `organization_id=…, signal_ids=[pk, …]`); value computes their delivered value after the commit.
+signals_rated = Hook("rating.signals_rated")
 
 
 @dataclass
@@ -91,6 +94,7 @@ def _rate_batch(*, organization: Organization, limit: int) -> RatingResult:
     UsageRecord.objects.bulk_create(records)
     signals_rating_set(outcomes=outcomes)
     usage_recorded.send(records=records)
+    signals_rated.send(organization_id=organization.pk, signal_ids=list(outcomes))
     result.records = len(records)
     return result
 

@@ -46,3 +46,34 @@ class ValueMetric(TenantModel):
     class Meta:
         constraints = [tenant_unique("valuemetric", "slug")]
         indexes = [models.Index(fields=["organization", "created_at"], name="valuemetric_org_created_idx")]
+
+
+class DeliveredValue(models.Model):
+    """What one signal delivered for one metric (docs/value.md, "Delivered value"): the formula's result,
+    normalised (a duration metric in seconds, a monetary one in minor units, a custom one as computed). Rows are
+    derived data: rating's hook computes them, a metric change recomputes its rows (`value_backfill`).
+
+    The signal and customer carry no database constraint (signals may be partitioned; customers are only
+    soft-deleted), as on usage records."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    metric = models.ForeignKey(ValueMetric, on_delete=models.CASCADE, related_name="+", db_index=False)
+    signal_id = models.BigIntegerField()
+    customer_id = models.BigIntegerField(null=True, blank=True)
+    event_name = models.CharField(max_length=255)
+    timestamp = models.DateTimeField()  # the signal's: which receipt period it falls in
+    value = models.DecimalField(max_digits=32, decimal_places=12)
+    metric_version = models.PositiveIntegerField()  # ValueMetric.version it was computed with
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [tenant_unique("deliveredvalue", "metric", "signal_id")]
+        indexes = [
+            models.Index(
+                fields=["organization", "customer_id", "timestamp"], name="delivered_org_customer_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_name} → {self.value}"

@@ -21,6 +21,7 @@ from django.utils.text import slugify
 from apps.common.exceptions import Conflict, DomainError, NotFound
 from apps.value.formula import KEYWORDS, FormulaError, parse
 from apps.value.models import ValueMetric, ValueModel
+from apps.value.tasks import enqueue_backfill
 
 UNIT_TYPES = ("monetary", "duration", "custom")
 DURATION_UNITS = ("seconds", "minutes", "hours", "days")
@@ -340,10 +341,11 @@ def value_metric_create(
             raise Conflict(f"a value metric with slug {slug!r} already exists", field="slug")
         try:
             with transaction.atomic():
-                ValueMetric.objects.create(organization=organization, slug=slug, **fields)
+                metric = ValueMetric.objects.create(organization=organization, slug=slug, **fields)
         except IntegrityError:  # pragma: no cover - the lock above serializes writers
             raise Conflict(f"a value metric with slug {slug!r} already exists", field="slug") from None
         version = _publish(model)
+        enqueue_backfill(organization_id=organization.pk, metric_id=metric.pk)  # history, after the commit
     return WriteAck(slug=slug, name=name, version=version)
 
 
@@ -393,6 +395,7 @@ def value_metric_update(
         metric.version += 1
         metric.save()
         version = _publish(model)
+        enqueue_backfill(organization_id=organization.pk, metric_id=metric.pk)  # recompute history
     return WriteAck(slug=metric.slug, name=metric.name, version=version)
 
 
