@@ -4,7 +4,18 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from django.db import close_old_connections
+import pytest
+from django.db import close_old_connections, connection
+
+# The module marks of a race test: real transactions, and PostgreSQL only (SQLite serializes writers, so the
+# race cannot happen there).
+RACE_TEST = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="concurrent writers need PostgreSQL (SQLite serializes them)",
+    ),
+]
 
 
 def run_together(targets: list[Callable[[], Any]]) -> list[Any]:

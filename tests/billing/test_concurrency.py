@@ -4,23 +4,15 @@ numbers."""
 
 from datetime import timedelta
 
-import pytest
 import time_machine
-from django.db import connection
 
 from apps.billing import services
 from apps.billing.models import Invoice, InvoiceLine
 from apps.orders.selectors import order_get
 from tests.billing.fixtures import T0, fee, line, make_customer, make_order, make_product
-from tests.concurrency import run_together
+from tests.concurrency import RACE_TEST, run_together
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="concurrent writers need PostgreSQL (SQLite serializes them)",
-    ),
-]
+pytestmark = RACE_TEST
 
 THREADS = 8
 

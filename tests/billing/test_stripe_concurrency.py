@@ -5,24 +5,16 @@ PaymentIntent, one Payment and the invoice paid once."""
 import json
 from datetime import timedelta
 
-import pytest
 import stripe
-from django.db import connection
 from django.utils import timezone
 
 from apps.billing import services, stripe_services
 from apps.billing.models import Invoice, InvoiceCharge, Payment, PaymentAllocation, StripeEvent
 from apps.common.exceptions import DomainError
 from tests.billing.fixtures import fee, line, make_customer, make_order, make_product
-from tests.concurrency import run_together
+from tests.concurrency import RACE_TEST, run_together
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="concurrent writers need PostgreSQL (SQLite serializes them)",
-    ),
-]
+pytestmark = RACE_TEST
 
 THREADS = 6
 

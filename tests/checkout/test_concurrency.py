@@ -3,7 +3,6 @@ PostgreSQL (SQLite serializes writers, so it proves nothing there): one customer
 grant."""
 
 import pytest
-from django.db import connection
 
 from apps.billing.models import Invoice, InvoiceCharge, Payment
 from apps.billing.services import billing_settings_update
@@ -20,15 +19,9 @@ from apps.webhooks.models import WebhookEvent
 from tests.billing.conftest import localstripe, localstripe_server, stripe_organization, stripe_secret  # noqa: F401
 from tests.checkout.fixtures import available_credits, buyer, make_catalog, make_checkout
 from tests.checkout.test_stripe import PUBLISHABLE_KEY, confirm_card
-from tests.concurrency import run_together
+from tests.concurrency import RACE_TEST, run_together
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="concurrent writers need PostgreSQL (SQLite serializes them)",
-    ),
-]
+pytestmark = RACE_TEST
 
 THREADS = 6
 

@@ -7,21 +7,15 @@ from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
-import pytest
 from django.db import connection
 from django.utils import timezone
 
 from apps.credits import selectors, services
 from apps.credits.exceptions import InsufficientCredits
 from apps.credits.models import CreditConsumption, CreditDrain, CreditEntry, CreditPool
+from tests.concurrency import RACE_TEST
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="concurrent writers need PostgreSQL (SQLite serializes them)",
-    ),
-]
+pytestmark = RACE_TEST
 
 THREADS = 50
 SPENDS = 1000
